@@ -1,0 +1,52 @@
+"""Secure Base: an honest adult attachment questionnaire (Flask application factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import config
+from .extensions import csrf, db
+from .scoring.instrument import load_bank
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. Refuses to start without a secret key or with a broken item bank."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config.DEFAULTS)
+    if test_config is None:
+        app.config.from_mapping(config.from_environment(app.instance_path))
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "No secret key: set QUIZAPP_SECRET_KEY or put one in instance/secret_key "
+            "(scripts/run creates it)."
+        )
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    app.extensions["instruments"] = load_bank(app.config["ITEMS_DIR"])
+    if app.config["DEFAULT_INSTRUMENT"] not in app.extensions["instruments"]:
+        raise RuntimeError(f"DEFAULT_INSTRUMENT {app.config['DEFAULT_INSTRUMENT']!r} not in bank")
+    db.init_app(app)
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .web import pages, quiz, results
+
+    for module in (pages, quiz, results):
+        app.register_blueprint(module.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .web import errors
+
+    errors.init_app(app)

@@ -1,0 +1,39 @@
+"""Configuration: defaults here, overridden by QUIZAPP_* / DATABASE_URL environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Settings for a real deployment; the secret key has no default (see secret_key)."""
+    database = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'quizapp.db'}"
+    return {
+        "DATABASE_URL": database,
+        "ITEMS_DIR": os.environ.get("QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items")),
+        "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
+        "SECRET_KEY": secret_key(instance_path),
+        "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
+    }
+
+
+def secret_key(instance_path: str) -> str | None:
+    """QUIZAPP_SECRET_KEY, else the key file in the instance folder (scripts/run makes one)."""
+    if key := os.environ.get("QUIZAPP_SECRET_KEY"):
+        return key
+    path = Path(instance_path) / "secret_key"
+    return path.read_text().strip() if path.exists() else None
+
+
+DEFAULTS: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # a full 36-item post is under 3 KiB
+    "WTF_CSRF_TIME_LIMIT": 4 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "sb_session",
+    "TEMPLATES_AUTO_RELOAD": False,
+}

@@ -1,0 +1,67 @@
+"""Steps that change the database, kept out of the views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import receipts
+from .scoring.instrument import Instrument
+from .tables import Submission, utcnow
+
+
+class AlreadySubmitted(Exception):
+    """This form (its nonce) has already been stored: a replay or a double submit."""
+
+
+def store_submission(
+    session: Session,
+    instrument: Instrument,
+    answers: Mapping[str, int],
+    *,
+    started_at: datetime,
+    nonce: str,
+) -> str:
+    """Store one complete submission in a single transaction; return its receipt code."""
+    code = receipts.new_code()
+    submission = Submission(
+        receipt_hash=receipts.digest(code),
+        form_nonce=nonce,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        answers={item_id: int(answers[item_id]) for item_id in instrument.item_ids},
+        started_at=min(started_at, utcnow()),
+        finished_at=utcnow(),
+    )
+    session.add(submission)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if session.scalar(select(Submission.id).where(Submission.form_nonce == nonce)):
+            raise AlreadySubmitted from exc
+        raise
+    return code
+
+
+def find_submission(session: Session, code: str) -> Submission | None:
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return None
+    digest = receipts.digest(canonical)
+    return session.scalars(select(Submission).where(Submission.receipt_hash == digest)).first()
+
+
+def delete_submission(session: Session, code: str) -> bool:
+    """Delete the submission for a receipt code; True if there was one."""
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return False
+    digest = receipts.digest(canonical)
+    result = session.execute(delete(Submission).where(Submission.receipt_hash == digest))
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))

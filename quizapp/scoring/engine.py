@@ -1,0 +1,171 @@
+"""Score answers to any valid instrument: keying, prorating, error bands, percentiles.
+
+Rules, the same for every instrument:
+
+- reverse-keyed items are keyed as ``min + max - x`` of the instrument's response scale;
+- a scale score is the mean of its answered, keyed items when at least ``min_answered`` of
+  them are answered (a prorated mean when some are missing); with fewer there is no score;
+- the standard error of measurement is ``SD * sqrt(1 - r)`` with the norms' SD and
+  reliability ``r``, where ``r`` is shortened by Spearman-Brown for a prorated score; the
+  90% band is score +/- 1.645 SEM, clipped to the response range;
+- the percentile is the mid-rank percentile in the norms sample, interpolated linearly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .instrument import Instrument, ScaleNorms
+from .patterns import PatternEstimate, closest_pattern
+from .reliability import Z90, spearman_brown, standard_error
+
+Matrix = NDArray[np.float64]
+
+
+class AnswerError(ValueError):
+    """Answers that do not fit the instrument (unknown item, value out of range)."""
+
+
+@dataclass(frozen=True)
+class ScaleScore:
+    scale: str
+    label: str
+    score: float | None  # None when fewer than min_answered items were answered
+    answered: int
+    n_items: int
+    sem: float | None = None
+    band: tuple[float, float] | None = None  # 90% band
+    percentile: float | None = None
+    percentile_band: tuple[float, float] | None = None
+    cutoff: float | None = None
+    near_cutoff: bool | None = None
+
+    @property
+    def prorated(self) -> bool:
+        return self.score is not None and self.answered < self.n_items
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    instrument: str
+    version: str
+    scales: dict[str, ScaleScore]
+    pattern: PatternEstimate | None
+
+
+def keyed_matrix(instrument: Instrument, responses: Matrix) -> Matrix:
+    """Apply reverse keying to a respondents x items matrix (columns in item order)."""
+    reverse = np.array([item.reverse for item in instrument.items])
+    rs = instrument.response_scale
+    return np.where(reverse, rs.min + rs.max - responses, responses)
+
+
+def check_responses(instrument: Instrument, responses: Matrix) -> None:
+    """Raise ``AnswerError`` for a value off the response scale (NaN means unanswered)."""
+    rs = instrument.response_scale
+    answered = responses[~np.isnan(responses)]
+    valid = np.isin(answered, np.arange(rs.min, rs.max + 1))
+    if not valid.all():
+        bad = answered[~valid][0]
+        raise AnswerError(f"{bad:g} is not a response on the {rs.min}..{rs.max} scale")
+
+
+@dataclass(frozen=True)
+class ScaleColumns:
+    """Per-respondent scale means (NaN where too few answered) and answered-item counts."""
+
+    means: dict[str, Matrix]
+    answered: dict[str, NDArray[np.int64]]
+
+
+def scale_scores(instrument: Instrument, responses: Matrix) -> ScaleColumns:
+    """Score a respondents x items matrix (NaN = unanswered) on every scale at once."""
+    check_responses(instrument, responses)
+    keyed = keyed_matrix(instrument, responses)
+    index = {item_id: i for i, item_id in enumerate(instrument.item_ids)}
+    means: dict[str, Matrix] = {}
+    counts: dict[str, NDArray[np.int64]] = {}
+    for scale in instrument.scales.values():
+        block = keyed[:, [index[i] for i in scale.item_ids]]
+        answered = (~np.isnan(block)).sum(axis=1)
+        total = np.nansum(block, axis=1)
+        mean = total / np.maximum(answered, 1)
+        means[scale.id] = np.where(answered >= scale.min_answered, mean, np.nan)
+        counts[scale.id] = answered
+    return ScaleColumns(means, counts)
+
+
+def percentile(norms: ScaleNorms, score: float) -> float | None:
+    """Mid-rank percentile of ``score`` in the norms table (None without a table)."""
+    if not norms.percentiles:
+        return None
+    points = np.array(norms.percentiles)
+    return float(np.interp(score, points[:, 0], points[:, 1]))
+
+
+def _describe(
+    instrument: Instrument, scale_id: str, score: float | None, answered: int
+) -> ScaleScore:
+    scale = instrument.scales[scale_id]
+    base = ScaleScore(scale_id, scale.label, score, answered, len(scale.item_ids))
+    norms = instrument.norms.scales.get(scale_id) if instrument.norms else None
+    if score is None or norms is None:
+        return base
+    reliability = spearman_brown(norms.reliability, answered / len(scale.item_ids))
+    sem = standard_error(norms.sd, reliability)
+    rs = instrument.response_scale
+    band = (max(rs.min, score - Z90 * sem), min(rs.max, score + Z90 * sem))
+    pct = percentile(norms, score)
+    pct_band = None
+    if pct is not None:
+        low, high = (percentile(norms, b) for b in band)
+        pct_band = (low or 0.0, high or 0.0)
+    near = None if norms.cutoff is None else band[0] <= norms.cutoff <= band[1]
+    return ScaleScore(
+        scale_id, scale.label, score, answered, len(scale.item_ids),
+        sem=sem, band=band, percentile=pct, percentile_band=pct_band,
+        cutoff=norms.cutoff, near_cutoff=near,
+    )  # fmt: skip
+
+
+def _pattern(scales: Mapping[str, ScaleScore]) -> PatternEstimate | None:
+    anx, avo = scales.get("anxiety"), scales.get("avoidance")
+    if anx is None or avo is None:
+        return None
+    if anx.score is None or anx.sem is None or anx.cutoff is None:
+        return None
+    if avo.score is None or avo.sem is None or avo.cutoff is None:
+        return None
+    return closest_pattern(
+        anx.score,
+        avo.score,
+        cutoffs=(anx.cutoff, avo.cutoff),
+        sems=(anx.sem, avo.sem),
+        near=(bool(anx.near_cutoff), bool(avo.near_cutoff)),
+    )
+
+
+def answers_to_row(instrument: Instrument, answers: Mapping[str, int | None]) -> Matrix:
+    """One respondent's answers ({item id: value or None}) as a 1 x items matrix."""
+    unknown = sorted(set(answers) - set(instrument.item_ids))
+    if unknown:
+        raise AnswerError(f"unknown item id(s) for {instrument.id}: {', '.join(unknown)}")
+    row = [answers.get(item_id) for item_id in instrument.item_ids]
+    return np.array([[np.nan if v is None else float(v) for v in row]], dtype=float)
+
+
+def score(instrument: Instrument, answers: Mapping[str, int | None]) -> ScoreReport:
+    """Score one respondent: every scale with its error band and percentile, and the pattern."""
+    raw = scale_scores(instrument, answers_to_row(instrument, answers))
+    scales = {}
+    for scale_id in instrument.scales:
+        value = float(raw.means[scale_id][0])
+        answered = int(raw.answered[scale_id][0])
+        scales[scale_id] = _describe(
+            instrument, scale_id, None if np.isnan(value) else value, answered
+        )
+    return ScoreReport(instrument.id, instrument.version, scales, _pattern(scales))

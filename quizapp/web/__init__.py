@@ -1,0 +1,19 @@
+"""The web layer: a thin shell around the scoring engine and the database operations."""
+
+from __future__ import annotations
+
+from flask import abort, current_app
+
+from ..scoring.instrument import Instrument
+
+
+def instruments() -> dict[str, Instrument]:
+    bank: dict[str, Instrument] = current_app.extensions["instruments"]
+    return bank
+
+
+def get_instrument(instrument_id: str) -> Instrument:
+    instrument = instruments().get(instrument_id)
+    if instrument is None:
+        abort(404)
+    return instrument

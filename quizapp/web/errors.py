@@ -1,0 +1,60 @@
+"""Error pages (a clear message, never a stack trace) and security headers on every response."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    404: "There is nothing here. If you followed a result link, the result may have been "
+    "deleted, or the link was copied incompletely.",
+    405: "That action is not available here.",
+    409: "This request conflicts with the current state.",
+    410: "This is no longer available.",
+    413: "The form sent was far larger than any answers to this questionnaire.",
+    422: "Some answers were missing or invalid.",
+    500: "Something went wrong on our side. Nothing you entered was stored half-way; "
+    "please try again.",
+}
+
+
+def _page(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, message=message), status
+
+
+def handle_http(exc: HTTPException) -> tuple[str, int]:
+    status = exc.code or 500
+    custom = exc.description if exc.description != type(exc).description else None
+    return _page(status, custom or MESSAGES.get(status, exc.description or ""))
+
+
+def handle_csrf(exc: CSRFError) -> tuple[str, int]:
+    return _page(400, "This form has expired or was not sent from this site, so nothing "
+                      "was stored. Please reload the page and send it again.")  # fmt: skip
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Permissions-Policy"] = "interest-cohort=(), camera=(), microphone=(), geolocation=()"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.blueprint in {"quiz", "results"} or request.path.startswith("/open"):
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.after_request(security_headers)

@@ -1,0 +1,62 @@
+"""Forms built at run time from an instrument: one required radio group per item."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
+from wtforms import HiddenField, RadioField
+from wtforms.validators import InputRequired
+
+from ..scoring.instrument import Instrument
+
+REQUIRED = "Please choose an answer to this statement."
+
+
+@cache
+def form_class(instrument: Instrument) -> type[FlaskForm]:
+    """A FlaskForm subclass with a field per item, named by the item id."""
+    choices = list(
+        zip(instrument.response_scale.values, instrument.response_scale.labels, strict=True)
+    )
+    fields = {
+        item.id: RadioField(item.text, choices=choices, coerce=int,
+                            validators=[InputRequired(message=REQUIRED)])
+        for item in instrument.items
+    }  # fmt: skip
+    fields["started"] = HiddenField()
+    return type(f"{instrument.id.title()}Form", (FlaskForm,), fields)
+
+
+@dataclass(frozen=True)
+class StartToken:
+    """What the quiz page hands the browser: which form, when it was opened, a one-time nonce."""
+
+    instrument: str
+    version: str
+    started: float
+    nonce: str
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="quiz-start")
+
+
+def issue_token(instrument: Instrument) -> str:
+    data = [instrument.id, instrument.version, time.time(), secrets.token_hex(16)]
+    return _serializer().dumps(data)
+
+
+def read_token(token: str) -> StartToken | None:
+    """The start token's contents, or None if it was altered or is malformed."""
+    try:
+        data = _serializer().loads(token)
+        instrument, version, started, nonce = data
+        return StartToken(str(instrument), str(version), float(started), str(nonce))
+    except (BadSignature, ValueError, TypeError):
+        return None

@@ -1,0 +1,69 @@
+"""The quiz page: show the form, check the post, store the submission in one step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from .. import operations
+from ..extensions import db
+from ..scoring.instrument import Instrument
+from . import get_instrument
+from .forms import form_class, issue_token, read_token
+
+bp = Blueprint("quiz", __name__, url_prefix="/quiz")
+
+
+@bp.get("/")
+def default() -> Response:
+    return redirect(url_for("quiz.take", instrument_id=current_app.config["DEFAULT_INSTRUMENT"]))
+
+
+def _render(instrument: Instrument, form: object, status: int = 200) -> tuple[str, int]:
+    return render_template("quiz.html", instrument=instrument, form=form), status
+
+
+def _reject_tampering(instrument: Instrument) -> None:
+    """Abort with 4xx for a post no honest browser sends (our form has only these fields)."""
+    allowed = {*instrument.item_ids, "csrf_token", "started"}
+    unknown = sorted(set(request.form) - allowed)
+    if unknown:
+        abort(400, f"The form contained fields this questionnaire does not have: "
+                   f"{', '.join(unknown[:5])}.")  # fmt: skip
+    if any(len(request.form.getlist(key)) > 1 for key in request.form):
+        abort(400, "The form sent more than one answer for a statement.")
+    valid = {str(v) for v in instrument.response_scale.values}
+    for item_id in instrument.item_ids:
+        value = request.form.get(item_id)
+        if value is not None and value not in valid:
+            abort(400, f"The answer sent for statement {item_id} is not one of the choices.")
+
+
+@bp.route("/<instrument_id>", methods=["GET", "POST"])
+def take(instrument_id: str) -> Response | tuple[str, int]:
+    instrument = get_instrument(instrument_id)
+    form = form_class(instrument)()
+    if request.method == "GET":
+        form.started.data = issue_token(instrument)
+        return _render(instrument, form)
+    _reject_tampering(instrument)
+    token = read_token(request.form.get("started", ""))
+    if token is None or token.instrument != instrument.id:
+        abort(400, "This form was damaged on the way. Please start the questionnaire again.")
+    if token.version != instrument.version:
+        abort(409, "The questionnaire was updated while you were answering it. "
+                   "Please take the new version; nothing of your answers was stored.")  # fmt: skip
+    if not form.validate():
+        return _render(instrument, form, 422)
+    answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
+    try:
+        code = operations.store_submission(
+            db.session, instrument, answers,
+            started_at=datetime.fromtimestamp(token.started, UTC), nonce=token.nonce,
+        )  # fmt: skip
+    except operations.AlreadySubmitted:
+        abort(409, "These answers were already submitted. Your result was saved the first "
+                   "time; open it with the receipt code shown then.")  # fmt: skip
+    return redirect(url_for("results.show", code=code), code=303)
