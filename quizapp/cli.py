@@ -117,7 +117,9 @@ def items_shortform(data: Path | None) -> None:
     reference = load_instrument(items_dir / "reference" / "ecr.toml")
     pool_raw = tomllib.loads((items_dir / "reference" / "shortform-pool.toml").read_text())
     pool = [
-        Item(r["id"], r["scale"], r["reverse"], r["text"], tuple(r["themes"]), Source(**r["source"]))
+        Item(
+            r["id"], r["scale"], r["reverse"], r["text"], tuple(r["themes"]), Source(**r["source"])
+        )
         for r in pool_raw["items"]
     ]
     rows = ecr.complete
@@ -188,6 +190,7 @@ def _alembic_config() -> object:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"])
+    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(slug)s_%%(rev)s")
     return cfg
 
 

@@ -18,8 +18,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete."""
+    options.setdefault("pool_pre_ping", not url.startswith("sqlite"))
+    engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

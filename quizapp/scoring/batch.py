@@ -27,10 +27,8 @@ class BatchError(ValueError):
 
     def __init__(self, message: str, line: int | None = None, column: str | None = None):
         self.line, self.column = line, column
-        where = ", ".join(
-            part for part in (f"line {line}" if line else "", f"column {column!r}" if column else "")
-            if part
-        )  # fmt: skip
+        parts = (f"line {line}" if line else "", f"column {column!r}" if column else "")
+        where = ", ".join(part for part in parts if part)
         super().__init__(f"{where}: {message}" if where else message)
 
 

@@ -87,9 +87,7 @@ def derive_norms(instrument: Instrument, ecr: EcrData, source: str) -> dict[str,
         scales[scale.id] = {
             "mean": round(float(scores.mean()), 6),
             "sd": round(float(scores.std(ddof=1)), 6),
-            "reliability": round(
-                cronbach_alpha(keyed[:, [index[i] for i in scale.item_ids]]), 6
-            ),
+            "reliability": round(cronbach_alpha(keyed[:, [index[i] for i in scale.item_ids]]), 6),
             "cutoff": round(float(np.median(scores)), 6),
             "cutoff_rule": "median of the calibration sample",
             "percentiles": midrank_percentiles(scores),
@@ -138,9 +136,7 @@ def short_form_figures(short: Instrument, reference: Instrument, ecr: EcrData) -
     q_short = _quadrants(short_scores["anxiety"], short_scores["avoidance"])
     q_full = _quadrants(full_scores["anxiety"], full_scores["avoidance"])
     agree = float((q_short == q_full).mean())
-    expected = sum(
-        float((q_short == q).mean() * (q_full == q).mean()) for q in range(4)
-    )
+    expected = sum(float((q_short == q).mean() * (q_full == q).mean()) for q in range(4))
     kappa = (agree - expected) / (1 - expected)
     return ShortFormFigures(int(rows.shape[0]), alpha, corr, agree, kappa)
 

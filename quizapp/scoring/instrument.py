@@ -8,6 +8,7 @@ files and raises a single :class:`InstrumentError` that lists them all.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 import jsonschema
 
 SCHEMA_VERSION = 1
+RESERVED_IDS = frozenset({"csrf_token", "started", "row", "id"})  # names the web form and CSV use
 
 
 class InstrumentError(ValueError):
@@ -168,6 +170,8 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
         where = f"items/{index} ({item['id']})"
         if item["id"] in seen:
             problems.append(f"{where}: duplicate item id")
+        if item["id"] in RESERVED_IDS:
+            problems.append(f"{where}: {item['id']!r} is a reserved name")
         seen.add(item["id"])
         if item["scale"] not in counts:
             problems.append(f"{where}: unknown scale {item['scale']!r}")
@@ -198,7 +202,7 @@ def _norms_problems(norms: Mapping[str, Any], data: Mapping[str, Any]) -> list[s
         if scale_id not in data["scales"]:
             problems.append(f"scales/{scale_id}: not a scale of the instrument")
         points = figures.get("percentiles", [])
-        if any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(points, points[1:], strict=False)):
+        if any(b[0] <= a[0] or b[1] < a[1] for a, b in itertools.pairwise(points)):
             problems.append(f"scales/{scale_id}/percentiles: must increase in score and percentile")
     return problems
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from flask import current_app
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
-from wtforms import HiddenField, RadioField
+from wtforms import Field, HiddenField, RadioField
 from wtforms.validators import InputRequired
 
 from ..scoring.instrument import Instrument
@@ -18,13 +17,20 @@ from ..scoring.instrument import Instrument
 REQUIRED = "Please choose an answer to this statement."
 
 
-@cache
 def form_class(instrument: Instrument) -> type[FlaskForm]:
-    """A FlaskForm subclass with a field per item, named by the item id."""
+    """The app's FlaskForm subclass for this instrument, built once per app."""
+    forms: dict[str, type[FlaskForm]] = current_app.extensions.setdefault("quiz_forms", {})
+    if instrument.id not in forms:
+        forms[instrument.id] = _build_form_class(instrument)
+    return forms[instrument.id]
+
+
+def _build_form_class(instrument: Instrument) -> type[FlaskForm]:
+    """A FlaskForm subclass with a required radio group per item, named by the item id."""
     choices = list(
         zip(instrument.response_scale.values, instrument.response_scale.labels, strict=True)
     )
-    fields = {
+    fields: dict[str, Field] = {
         item.id: RadioField(item.text, choices=choices, coerce=int,
                             validators=[InputRequired(message=REQUIRED)])
         for item in instrument.items

@@ -22,8 +22,11 @@ def show(code: str) -> str:
         abort(404)
     instrument = instruments().get(submission.instrument_id)
     if instrument is None or instrument.version != submission.instrument_version:
-        abort(410, "This result was made with an earlier version of the questionnaire, "
-                   "which this site no longer scores. Your answers are kept until you delete them.")  # fmt: skip
+        abort(
+            410,
+            "This result was made with an earlier version of the questionnaire, which this "
+            "site no longer scores. Your answers are kept until you delete them.",
+        )
     report = score(instrument, submission.answers)
     canonical = receipts.normalise(code) or code
     return render_template(
