@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import click
+from alembic.config import Config as AlembicConfig
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from .config import REPO_ROOT
+from .database import alembic_config
 from .scoring import batch
 from .scoring.calibration import (
     derive_norms,
@@ -184,14 +186,8 @@ def db() -> None:
     """Database migrations (Alembic)."""
 
 
-def _alembic_config() -> object:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"])
-    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(slug)s_%%(rev)s")
-    return cfg
+def _alembic_config() -> AlembicConfig:
+    return alembic_config(current_app.config["DATABASE_URL"])
 
 
 @db.command("upgrade")
@@ -201,7 +197,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+    command.upgrade(_alembic_config(), revision)
 
 
 @db.command("downgrade")
@@ -211,7 +207,7 @@ def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION."""
     from alembic import command
 
-    command.downgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+    command.downgrade(_alembic_config(), revision)
 
 
 @db.command("current")
@@ -220,7 +216,7 @@ def db_current() -> None:
     """Show the database's migration revision."""
     from alembic import command
 
-    command.current(_alembic_config())  # type: ignore[arg-type]
+    command.current(_alembic_config())
 
 
 @db.command("revision")
@@ -230,4 +226,4 @@ def db_revision(message: str) -> None:
     """Write a new migration from the difference between tables.py and the database."""
     from alembic import command
 
-    command.revision(_alembic_config(), message=message, autogenerate=True)  # type: ignore[arg-type]
+    command.revision(_alembic_config(), message=message, autogenerate=True)

@@ -10,6 +10,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import Field, HiddenField, RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from ..scoring.instrument import Instrument
@@ -27,9 +28,8 @@ def form_class(instrument: Instrument) -> type[FlaskForm]:
 
 def _build_form_class(instrument: Instrument) -> type[FlaskForm]:
     """A FlaskForm subclass with a required radio group per item, named by the item id."""
-    choices = list(
-        zip(instrument.response_scale.values, instrument.response_scale.labels, strict=True)
-    )
+    rs = instrument.response_scale
+    choices = [SelectChoice(v, label) for v, label in zip(rs.values, rs.labels, strict=True)]
     fields: dict[str, Field] = {
         item.id: RadioField(item.text, choices=choices, coerce=int,
                             validators=[InputRequired(message=REQUIRED)])
