@@ -129,7 +129,7 @@ def test_tampered_posts_are_refused_and_store_nothing(
 
 
 def test_two_values_for_one_item_are_refused(app: Flask, client: FlaskClient) -> None:
-    form = MultiDict(list((start(client) | answers()).items()) + [("q01", "2")])
+    form = MultiDict([*(start(client) | answers()).items(), ("q01", "2")])
     response = client.post("/quiz/quick", data=form)
     assert response.status_code == 400
     assert stored(app) == 0
