@@ -12,13 +12,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Settings for a real deployment; the secret key has no default (see secret_key)."""
     database = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'quizapp.db'}"
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
     return {
-        "DATABASE_URL": database,
+        "DATABASE_URL": with_driver(database),
         "ITEMS_DIR": os.environ.get("QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items")),
         "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
         "SECRET_KEY": secret_key(instance_path),
         "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
     }
+
+
+def with_driver(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given without a driver (postgres://, postgresql://)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
 
 
 def secret_key(instance_path: str) -> str | None:

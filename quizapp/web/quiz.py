@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from .. import operations
@@ -63,6 +73,11 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
             db.session, instrument, answers,
             started_at=datetime.fromtimestamp(token.started, UTC), nonce=token.nonce,
         )  # fmt: skip
+    except SQLAlchemyError:
+        current_app.logger.exception("could not store a submission")
+        flash("We could not save your answers just now. They are still filled in below: "
+              "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
+        return _render(instrument, form, 503)
     except operations.AlreadySubmitted:
         abort(409, "These answers were already submitted. Your result was saved the first "
                    "time; open it with the receipt code shown then.")  # fmt: skip

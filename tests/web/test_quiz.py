@@ -189,3 +189,26 @@ def test_the_full_form_works_too(app: Flask, client: FlaskClient) -> None:
 
 def test_unknown_instrument_is_404(client: FlaskClient) -> None:
     assert client.get("/quiz/nope").status_code == 404
+
+
+def test_a_database_failure_keeps_the_answers_on_screen(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from quizapp import operations
+
+    def fail(*args: object, **kwargs: object) -> str:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    form = start(client) | answers()
+    monkeypatch.setattr(operations, "store_submission", fail)
+    response = client.post("/quiz/quick", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "could not save your answers just now" in html
+    assert html.count("checked") == 12
+    monkeypatch.undo()
+    retry = client.post("/quiz/quick", data=hidden_fields(html) | answers())
+    assert retry.status_code == 303
+    assert stored(app) == 1
