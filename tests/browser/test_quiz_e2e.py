@@ -1,0 +1,427 @@
+"""End to end in a real headless Chromium: landing page -> quiz -> result -> delete.
+
+The app runs for real (werkzeug server in a thread, SQLite migrated with Alembic); the
+browser is Debian's chromium driven by Playwright. The quiz must work without JavaScript,
+by keyboard, and on a phone, and the results page must show the scores the answers imply.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+from werkzeug.serving import make_server
+
+from quizapp import create_app
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+ITEMS = REPO / "items"
+QUICK = tomllib.loads((ITEMS / "quick.toml").read_text(encoding="utf-8"))
+NORMS = json.loads((ITEMS / QUICK["norms"]).read_text(encoding="utf-8"))
+LABELS: list[str] = QUICK["response_scale"]["labels"]
+LOW, HIGH = QUICK["response_scale"]["min"], QUICK["response_scale"]["max"]
+Z90 = 1.6448536269514722
+REQUIRED = "Please choose an answer to this statement."
+RECEIPT = re.compile(r"^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){6}$")
+CHROMIUM = os.environ.get("QUIZAPP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+# Answers (1..5) for the phone test: high anxiety, low avoidance, far from both cut-offs.
+PHONE_ANSWERS = {
+    "q01": 5, "q02": 2, "q03": 2, "q04": 4, "q05": 4, "q06": 1,
+    "q07": 1, "q08": 5, "q09": 3, "q10": 2, "q11": 4, "q12": 4,
+}  # fmt: skip
+# Answered in the first, incomplete post (the other eight are left blank).
+FIRST_ANSWERED = ("q01", "q02", "q03", "q05")
+# Answered with the keyboard only after the error page (the rest by clicking label text).
+KEYBOARD_ANSWERED = ("q04", "q06")
+# Answers for the desktop keyboard-only test: low on both dimensions.
+DESKTOP_ANSWERS = {
+    "q01": 1, "q02": 2, "q03": 4, "q04": 5, "q05": 2, "q06": 1,
+    "q07": 4, "q08": 5, "q09": 1, "q10": 1, "q11": 2, "q12": 4,
+}  # fmt: skip
+
+
+# --- expected results, worked out from the item file and norms, not from the app ----------
+
+
+def item_text(item_id: str) -> str:
+    return next(i["text"] for i in QUICK["items"] if i["id"] == item_id)
+
+
+def expected_score(scale: str, answers: dict[str, int]) -> float:
+    """Mean of the keyed answers of a scale: a reverse-keyed answer x counts 6 - x."""
+    keyed = [
+        LOW + HIGH - answers[i["id"]] if i["reverse"] else answers[i["id"]]
+        for i in QUICK["items"]
+        if i["scale"] == scale
+    ]
+    return sum(keyed) / len(keyed)
+
+
+def interpolate(points: list[list[float]], x: float) -> float:
+    """Linear interpolation in a sorted [[x, y], ...] table, flat beyond its ends."""
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in pairwise(points):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+@dataclass(frozen=True)
+class Expected:
+    score: float
+    band: tuple[float, float]
+    percentile: int
+    high: bool  # above the norms' cut-off
+
+
+def expected(scale: str, answers: dict[str, int]) -> Expected:
+    norms = NORMS["scales"][scale]
+    score = expected_score(scale, answers)
+    sem = norms["sd"] * math.sqrt(1 - norms["reliability"])
+    band = (max(LOW, score - Z90 * sem), min(HIGH, score + Z90 * sem))
+    pct = round(interpolate(norms["percentiles"], score))
+    return Expected(score, band, pct, score > norms["cutoff"])
+
+
+def expected_pattern(answers: dict[str, int]) -> str:
+    anxious = expected("anxiety", answers).high
+    avoidant = expected("avoidance", answers).high
+    return {
+        (False, False): "Secure",
+        (True, False): "Anxious-preoccupied",
+        (False, True): "Dismissive-avoidant",
+        (True, True): "Fearful-avoidant",
+    }[(anxious, avoidant)]
+
+
+# --- fixtures: the live app and the browser ------------------------------------------------
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """The real app on 127.0.0.1 (a free port) over a fresh SQLite file; yields its base URL."""
+    url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(REPO / "quizapp" / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e",
+            "DATABASE_URL": url,
+            "ITEMS_DIR": str(ITEMS),
+            "DEFAULT_INSTRUMENT": "quick",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["database"][0].dispose()
+
+
+@dataclass
+class Session:
+    """One browser context on the live app, with every URL it requested."""
+
+    base: str
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)
+
+    def assert_only_local_requests(self) -> None:
+        assert self.requests, "no requests were recorded"
+        foreign = [u for u in self.requests if not u.startswith(self.base + "/")]
+        assert foreign == [], f"requests that left the app: {foreign}"
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, or a failure saying how to get it (never a skip)."""
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(
+            f"No Chromium at {CHROMIUM}: install it with `apt-get install chromium` "
+            "(or point QUIZAPP_CHROMIUM at a Chromium binary).",
+            pytrace=False,
+        )
+    try:
+        return playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+    except PlaywrightError as exc:
+        pytest.fail(
+            f"Chromium at {CHROMIUM} would not start ({exc}); "
+            "install a working one with `apt-get install chromium`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def open_session(live_server: str) -> Iterator[Callable[..., Session]]:
+    """A factory: open a browser context on the live app with a viewport and JS on or off.
+
+    It depends on ``live_server`` so that the browser closes (and drops its keep-alive
+    connections) before the server shuts down.
+    """
+    with sync_playwright() as playwright:
+        browsers: list[Browser] = []
+
+        def open_(*, viewport: dict[str, int], javascript: bool) -> Session:
+            browser = launch_chromium(playwright)
+            browsers.append(browser)
+            context = browser.new_context(
+                base_url=live_server,
+                viewport=viewport,
+                java_script_enabled=javascript,
+                is_mobile=viewport["width"] < 500,
+                has_touch=viewport["width"] < 500,
+            )
+            context.set_default_timeout(10_000)
+            session = Session(live_server, context, context.new_page())
+            context.on("request", lambda request: session.requests.append(request.url))
+            return session
+
+        try:
+            yield open_
+        finally:
+            for browser in browsers:
+                for context in browser.contexts:
+                    context.close()
+                browser.close()
+
+
+# --- page helpers ---------------------------------------------------------------------------
+
+
+def statement(page: Page, item_id: str) -> Locator:
+    """The fieldset of a statement, found by its accessible name (the legend)."""
+    return page.get_by_role("group", name=item_text(item_id))
+
+
+def radio(page: Page, item_id: str, value: int) -> Locator:
+    return statement(page, item_id).get_by_role("radio", name=LABELS[value - LOW], exact=True)
+
+
+def click_label(page: Page, item_id: str, value: int) -> None:
+    """Answer by clicking the visible label text, then check it selected the right radio."""
+    label = LABELS[value - LOW]
+    statement(page, item_id).get_by_text(label, exact=True).click()
+    expect(radio(page, item_id, value)).to_be_checked()
+
+
+def choose_with_keys(page: Page, item_id: str, value: int) -> None:
+    """With focus on the first radio of an unanswered statement: Space, then arrow keys."""
+    first = radio(page, item_id, LOW)
+    expect(first).to_be_focused()
+    expect(first).not_to_be_checked()
+    page.keyboard.press("Space")
+    expect(first).to_be_checked()
+    for _ in range(value - LOW):
+        page.keyboard.press("ArrowRight")
+    expect(radio(page, item_id, value)).to_be_checked()
+    expect(radio(page, item_id, value)).to_be_focused()
+
+
+def tab_until_focused(page: Page, target: Locator, limit: int = 20) -> int:
+    """Press Tab until ``target`` has focus; return how many presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return presses
+    pytest.fail(f"{target} not reached with {limit} Tab presses")
+
+
+def dimension(page: Page, label: str) -> Locator:
+    heading = page.get_by_role("heading", name=label, level=3, exact=True)
+    return page.locator(".dimension").filter(has=heading)
+
+
+def check_results(page: Page, answers: dict[str, int]) -> str:
+    """Check the results page against the answers; return the receipt code shown."""
+    expect(page).to_have_url(re.compile(r"/r/[0-9A-Z]{28}$"))
+    expect(page.get_by_role("heading", name="Your result", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Your two dimensions")).to_be_visible()
+
+    for scale, label in (("anxiety", "Attachment anxiety"), ("avoidance", "Attachment avoidance")):
+        want = expected(scale, answers)
+        box = dimension(page, label)
+        expect(box).to_have_count(1)
+        shown = box.locator(".score .value").inner_text()
+        assert shown == f"{want.score:.2f}", f"{label}: shown {shown}, answers give {want.score}"
+        text = " ".join(box.inner_text().split())
+        low, high = want.band
+        assert f"Likely range: {low:.2f} to {high:.2f} (90%; margin of error ±" in text, text
+        match = re.search(r"Higher than about (\d+)% of people in our reference sample", text)
+        assert match, f"{label}: no percentile sentence in {text!r}"
+        assert int(match.group(1)) == want.percentile, (label, match.group(1), want)
+        between = re.search(r"likely between the (\d+)\w\w and (\d+)\w\w percentile", text)
+        assert between, text
+        assert int(between.group(1)) <= want.percentile <= int(between.group(2)), text
+
+    chart = page.get_by_role("img", name="Your position on anxiety and avoidance")
+    expect(chart).to_have_count(1)
+    assert chart.evaluate("el => el.tagName.toLowerCase()") == "svg"
+    expect(chart.locator("title")).to_have_text("Your position on anxiety and avoidance")
+    anxiety = expected("anxiety", answers).score
+    avoidance = expected("avoidance", answers).score
+    # The SVG is named by its <title> and described by its <desc>, which gives both scores.
+    expect(chart).to_have_accessible_description(
+        re.compile(rf"^Avoidance {avoidance:.2f} \(likely .*\) across, "
+                   rf"anxiety {anxiety:.2f} \(likely .*\) up\.")
+    )  # fmt: skip
+
+    pattern = page.get_by_role("region", name="The closest pattern")
+    expect(pattern).to_be_visible()
+    closest = expected_pattern(answers)
+    expect(pattern).to_contain_text(f"your scores are closest to {closest.lower()}")
+    table = pattern.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(5)  # header + four patterns
+    expect(table.get_by_role("row").nth(1).get_by_role("rowheader")).to_have_text(closest)
+
+    receipt = page.get_by_role("region", name="Your receipt code").locator("code")
+    code = receipt.inner_text().strip()
+    assert RECEIPT.match(code), f"receipt code {code!r} is not 7 groups of 4"
+    assert page.url.endswith("/r/" + code.replace("-", ""))
+    return code
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_phone_without_javascript_quiz_result_and_delete(
+    open_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    session = open_session(viewport=PHONE, javascript=False)
+    page = session.page
+
+    page.goto("/")
+    page.get_by_role("link", name="Start the 2-minute questionnaire").click()
+    expect(page).to_have_url(f"{session.base}/quiz/quick")
+    expect(page.get_by_role("group")).to_have_count(len(QUICK["items"]))
+
+    # An incomplete post: a 422 page with an error summary and a message at each gap.
+    for item_id in FIRST_ANSWERED:
+        click_label(page, item_id, PHONE_ANSWERS[item_id])
+    submit = page.get_by_role("button", name="See my result")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        submit.click()
+    assert posted.value.status == 422
+    missing = [i["id"] for i in QUICK["items"] if i["id"] not in FIRST_ANSWERED]
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_visible()
+    expect(summary.get_by_role("heading")).to_have_text(
+        re.compile(rf"{len(missing)} statements still\s+need an answer")
+    )
+    expect(summary.get_by_role("link")).to_have_count(len(missing))
+    for item_id in missing:
+        group = statement(page, item_id)
+        expect(group.get_by_text(REQUIRED)).to_be_visible()
+        expect(group).to_have_accessible_description(REQUIRED)
+        expect(summary.get_by_role("link", name=item_text(item_id))).to_have_count(1)
+        for value in range(LOW, HIGH + 1):
+            expect(radio(page, item_id, value)).not_to_be_checked()
+    for item_id in FIRST_ANSWERED:
+        expect(statement(page, item_id).get_by_text(REQUIRED)).to_have_count(0)
+        expect(radio(page, item_id, PHONE_ANSWERS[item_id])).to_be_checked()
+
+    # Keyboard only: focus a radio and use Space and arrows; then Tab into the next group.
+    radio(page, "q04", LOW).focus()
+    choose_with_keys(page, "q04", PHONE_ANSWERS["q04"])
+    radio(page, "q05", PHONE_ANSWERS["q05"]).focus()  # answered before, still checked
+    page.keyboard.press("Tab")  # into q06, an unanswered group: its first radio
+    choose_with_keys(page, "q06", PHONE_ANSWERS["q06"])
+    for item_id in missing:
+        if item_id not in KEYBOARD_ANSWERED:
+            click_label(page, item_id, PHONE_ANSWERS[item_id])
+    for item_id, value in PHONE_ANSWERS.items():
+        expect(radio(page, item_id, value)).to_be_checked()
+
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="See my result").click()
+    assert posted.value.status == 303
+    code = check_results(page, PHONE_ANSWERS)
+    result_url = page.url
+
+    shot = tmp_path / "result.png"
+    page.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+    # Delete through the UI; the results URL is then gone.
+    page.get_by_role("link", name="Delete my result").click()
+    expect(page.get_by_role("heading", name="Delete your result?")).to_be_visible()
+    page.get_by_role("button", name="Yes, delete it for good").click()
+    expect(page.get_by_role("heading", name="Your result has been deleted")).to_be_visible()
+    gone = page.goto(result_url)
+    assert gone is not None and gone.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    assert code.replace("-", "") in result_url
+
+    session.assert_only_local_requests()
+
+
+def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Session]) -> None:
+    session = open_session(viewport=DESKTOP, javascript=True)
+    page = session.page
+
+    page.goto("/")
+    tab_until_focused(page, page.get_by_role("link", name="Start the 2-minute questionnaire"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{session.base}/quiz/quick")
+
+    item_ids = [i["id"] for i in QUICK["items"]]
+    tab_until_focused(page, radio(page, item_ids[0], LOW))
+    for n, item_id in enumerate(item_ids):
+        if n:
+            page.keyboard.press("Tab")  # from the chosen radio to the next statement
+        choose_with_keys(page, item_id, DESKTOP_ANSWERS[item_id])
+    page.keyboard.press("Tab")
+    submit = page.get_by_role("button", name="See my result")
+    expect(submit).to_be_focused()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.keyboard.press("Enter")
+    assert posted.value.status == 303
+
+    check_results(page, DESKTOP_ANSWERS)
+    session.assert_only_local_requests()
