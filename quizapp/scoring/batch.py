@@ -67,7 +67,8 @@ def read_batch(
     valid = {str(v): float(v) for v in instrument.response_scale.values}
     ids: list[str] = []
     rows: list[list[float]] = []
-    for line, record in enumerate(reader, start=2):
+    for record in reader:
+        line = reader.line_num  # the physical line where the record ends
         if not record:
             continue
         if len(record) != len(header):
@@ -83,7 +84,7 @@ def read_batch(
                 rs = instrument.response_scale
                 raise BatchError(f"{raw!r} is not a whole number from {rs.min} to {rs.max}",
                                  line, item_id)  # fmt: skip
-        ids.append(record[positions[id_column]] if id_column else str(line - 1))
+        ids.append(record[positions[id_column]] if id_column else str(len(ids) + 1))
         rows.append(row)
     matrix = np.array(rows, dtype=float).reshape(len(rows), len(instrument.items))
     return Batch(ids, matrix)

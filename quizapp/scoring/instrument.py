@@ -153,39 +153,55 @@ def _schema_problems(data: Any, schema_name: str) -> list[str]:
     return problems
 
 
-def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
-    """Cross-field rules that a JSON schema cannot express."""
-    problems: list[str] = []
+def _response_scale_problems(data: Mapping[str, Any]) -> list[str]:
     rs = data["response_scale"]
     if rs["max"] <= rs["min"]:
-        problems.append("response_scale: max must be greater than min")
-    elif len(rs["labels"]) != rs["max"] - rs["min"] + 1:
-        problems.append(
-            f"response_scale: {len(rs['labels'])} labels for {rs['max'] - rs['min'] + 1} points"
-        )
+        return ["response_scale: max must be greater than min"]
+    points = rs["max"] - rs["min"] + 1
+    if len(rs["labels"]) != points:
+        return [f"response_scale: {len(rs['labels'])} labels for {points} points"]
+    return []
+
+
+def _item_problems(data: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
     seen: set[str] = set()
     themes = set(data.get("themes", {}))
     counts = dict.fromkeys(data["scales"], 0)
     for index, item in enumerate(data["items"]):
-        where = f"items/{index} ({item['id']})"
-        if item["id"] in seen:
+        where = f"items/{index} ({item.get('id')})"
+        if item.get("id") in seen:
             problems.append(f"{where}: duplicate item id")
-        if item["id"] in RESERVED_IDS:
+        if item.get("id") in RESERVED_IDS:
             problems.append(f"{where}: {item['id']!r} is a reserved name")
-        seen.add(item["id"])
-        if item["scale"] not in counts:
-            problems.append(f"{where}: unknown scale {item['scale']!r}")
+        seen.add(item.get("id"))
+        if item.get("scale") not in counts:
+            problems.append(f"{where}: unknown scale {item.get('scale')!r}")
         else:
             counts[item["scale"]] += 1
         for theme in item.get("themes", []):
             if theme not in themes:
                 problems.append(f"{where}: theme {theme!r} is not declared in [themes]")
     for scale_id, count in counts.items():
-        minimum = data["scales"][scale_id]["min_answered"]
+        minimum = data["scales"][scale_id].get("min_answered", 1)
         if count == 0:
             problems.append(f"scales/{scale_id}: no items")
         elif minimum > count:
             problems.append(f"scales/{scale_id}: min_answered {minimum} exceeds {count} items")
+    return problems
+
+
+def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
+    """Cross-field rules a JSON schema cannot express, checked wherever the structure allows.
+
+    A check that meets a malformed structure is skipped: the schema problems report that.
+    """
+    problems: list[str] = []
+    for check in (_response_scale_problems, _item_problems):
+        try:
+            problems += check(data)
+        except (KeyError, TypeError, AttributeError):
+            continue
     return problems
 
 
@@ -285,15 +301,19 @@ def _read_json(path: Path, problems: list[str]) -> Any:
 def parse_instrument(data: Any, base: Path | None = None, source: str = "<data>") -> Instrument:
     """Validate already-parsed instrument data; ``base`` resolves a relative norms path."""
     problems = _schema_problems(data, "instrument.schema.json")
-    if problems:
+    if not isinstance(data, Mapping):
         raise InstrumentError(source, problems)
-    problems = _semantic_problems(data)
+    problems += _semantic_problems(data)
     norms = None
-    if "norms" in data:
+    if isinstance(data.get("norms"), str):
         norms_path = (base or Path.cwd()) / data["norms"]
         norms = _read_json(norms_path, problems)
         if norms is not None:
-            problems += [f"norms {data['norms']}: {p}" for p in _norms_problems(norms, data)]
+            try:
+                found = _norms_problems(norms, data)
+            except (KeyError, TypeError, AttributeError):
+                found = []  # the instrument's own problems are already listed
+            problems += [f"norms {data['norms']}: {p}" for p in found]
     if problems:
         raise InstrumentError(source, problems)
     return _build(data, norms)
