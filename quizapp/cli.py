@@ -48,6 +48,12 @@ def cli() -> None:
     """Secure Base: run the service and work with its questionnaires."""
 
 
+def _register_model_commands() -> None:
+    from .cli_model import model
+
+    cli.add_command(model)
+
+
 # --- items ---------------------------------------------------------------------------------
 
 
@@ -227,3 +233,6 @@ def db_revision(message: str) -> None:
     from alembic import command
 
     command.revision(_alembic_config(), message=message, autogenerate=True)
+
+
+_register_model_commands()

@@ -1,0 +1,216 @@
+"""Report content as data: triggers and strengths, healing steps, strategies, help advice.
+
+Three TOML files in the content folder (``catalogue.toml``, ``steps.toml``, ``help.toml``),
+each with a schema version. Loading validates all three and their cross-references and
+raises one :class:`ContentError` listing every problem.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,59}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 1200}
+_IDS = {"type": "array", "items": _ID, "uniqueItems": True}
+
+
+def _table(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(required),
+        "additionalProperties": False,
+        "properties": {**required, **(optional or {})},
+    }
+
+
+def _file(**sections: Any) -> dict[str, Any]:
+    return _table({"schema_version": {"const": 1}, "version": {"type": "string"}, **sections})
+
+
+_ENTRY = _table(
+    {"id": _ID, "title": _TEXT, "description": _TEXT, "themes": {**_IDS, "minItems": 1},
+     "steps": {**_IDS, "minItems": 1}}
+)  # fmt: skip
+SCHEMAS = {
+    "catalogue.toml": _file(
+        triggers={"type": "array", "minItems": 1, "items": _ENTRY},
+        strengths={"type": "array", "minItems": 1, "items": _ENTRY},
+    ),
+    "steps.toml": _file(
+        steps={"type": "array", "minItems": 1, "items": _table({
+            "id": _ID, "number": {"type": "integer", "minimum": 1}, "title": _TEXT,
+            "summary": _TEXT, "why": _TEXT,
+            "actions": {"type": "array", "minItems": 3, "maxItems": 3, "items": _TEXT},
+            "strategies": _IDS, "themes": _IDS})},
+        strategies={"type": "array", "minItems": 1,
+                    "items": _table({"id": _ID, "title": _TEXT, "text": _TEXT})},
+    ),
+    "help.toml": _file(
+        disclaimer=_TEXT,
+        advice={"type": "array", "minItems": 1, "items": _table(
+            {"id": _ID, "title": _TEXT, "text": _TEXT, "approaches": _IDS})},
+        approaches={"type": "array", "items": _table(
+            {"id": _ID, "name": _TEXT, "description": _TEXT})},
+        signs={"type": "array", "items": _table({"text": _TEXT})},
+        crisis=_table({"text": _TEXT}),
+        cautions={"type": "array", "items": _table({"id": _ID, "title": _TEXT, "text": _TEXT})},
+    ),
+}  # fmt: skip
+
+
+class ContentError(ValueError):
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(
+            f"  - {p}" for p in problems))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A trigger or a strength, and the item themes that evidence it."""
+
+    id: str
+    kind: str  # "trigger" or "strength"
+    title: str
+    description: str
+    themes: tuple[str, ...]
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    number: int
+    title: str
+    summary: str
+    why: str
+    actions: tuple[str, ...]
+    strategies: tuple[str, ...]
+    themes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A titled block of text: a strategy, an advice block, an approach or a caution."""
+
+    id: str
+    title: str
+    text: str
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    version: str
+    triggers: tuple[Entry, ...]
+    strengths: tuple[Entry, ...]
+    steps: tuple[Step, ...]
+    strategies: Mapping[str, Text]
+    advice: Mapping[str, Text]
+    approaches: Mapping[str, Text]
+    cautions: Mapping[str, Text]
+    signs: tuple[str, ...]
+    disclaimer: str
+    crisis: str
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def _duplicates(kind: str, ids: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for i in ids:
+        if i in seen:
+            problems.append(f"{kind}: id {i!r} is used twice")
+        seen.add(i)
+    return problems
+
+
+def _cross_problems(data: Mapping[str, Any], themes: set[str] | None) -> list[str]:
+    cat, steps, help_ = data["catalogue.toml"], data["steps.toml"], data["help.toml"]
+    step_ids = {s["id"] for s in steps["steps"]}
+    strategy_ids = {s["id"] for s in steps["strategies"]}
+    approach_ids = {a["id"] for a in help_.get("approaches", [])}
+    problems = _duplicates("steps", (s["id"] for s in steps["steps"]))
+    problems += _duplicates("strategies", (s["id"] for s in steps["strategies"]))
+    problems += _duplicates("triggers and strengths",
+                            (e["id"] for e in cat["triggers"] + cat["strengths"]))  # fmt: skip
+    numbers = sorted(s["number"] for s in steps["steps"])
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"steps: numbers must run 1..{len(numbers)}, found {numbers}")
+    for kind in ("triggers", "strengths"):
+        for entry in cat[kind]:
+            problems += [f"{kind}/{entry['id']}: unknown step {s!r}"
+                         for s in entry["steps"] if s not in step_ids]  # fmt: skip
+            if themes is not None:
+                problems += [f"{kind}/{entry['id']}: theme {t!r} is in no instrument"
+                             for t in entry["themes"] if t not in themes]  # fmt: skip
+    for step in steps["steps"]:
+        problems += [f"steps/{step['id']}: unknown strategy {s!r}"
+                     for s in step["strategies"] if s not in strategy_ids]  # fmt: skip
+    for advice in help_["advice"]:
+        problems += [f"advice/{advice['id']}: unknown approach {a!r}"
+                     for a in advice["approaches"] if a not in approach_ids]  # fmt: skip
+    return problems
+
+
+def _text(raw: Mapping[str, Any], title: str = "title", text: str = "text") -> Text:
+    return Text(raw["id"], raw[title], raw[text], tuple(raw.get("approaches", ())))
+
+
+def _build(data: Mapping[str, Any]) -> Content:
+    cat, steps, help_ = data["catalogue.toml"], data["steps.toml"], data["help.toml"]
+
+    def entries(kind: str) -> tuple[Entry, ...]:
+        return tuple(
+            Entry(
+                e["id"], kind, e["title"], e["description"], tuple(e["themes"]), tuple(e["steps"])
+            )
+            for e in cat[kind + "s"]
+        )
+
+    return Content(
+        version=f"catalogue {cat['version']}, steps {steps['version']}, help {help_['version']}",
+        triggers=entries("trigger"),
+        strengths=entries("strength"),
+        steps=tuple(sorted(
+            (Step(s["id"], s["number"], s["title"], s["summary"], s["why"], tuple(s["actions"]),
+                  tuple(s["strategies"]), tuple(s["themes"])) for s in steps["steps"]),
+            key=lambda s: s.number)),
+        strategies={s["id"]: _text(s) for s in steps["strategies"]},
+        advice={a["id"]: _text(a) for a in help_["advice"]},
+        approaches={a["id"]: _text(a, "name", "description") for a in help_.get("approaches", [])},
+        cautions={c["id"]: _text(c) for c in help_.get("cautions", [])},
+        signs=tuple(s["text"] for s in help_.get("signs", [])),
+        disclaimer=help_["disclaimer"],
+        crisis=help_["crisis"]["text"],
+    )  # fmt: skip
+
+
+def load_content(folder: str | Path, themes: set[str] | None = None) -> Content:
+    """Load and check the content folder; ``themes`` are the item themes the bank knows."""
+    folder = Path(folder)
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, schema in SCHEMAS.items():
+        try:
+            data[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{name}: cannot be read ({exc})")
+            continue
+        validator = jsonschema.Draft202012Validator(schema)
+        for error in validator.iter_errors(data[name]):
+            where = "/".join(map(str, error.absolute_path)) or "(top level)"
+            problems.append(f"{name}: {where}: {error.message}")
+    if not problems:
+        problems = _cross_problems(data, themes)
+    if problems:
+        raise ContentError(str(folder), problems)
+    return _build(data)

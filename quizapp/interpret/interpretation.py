@@ -1,0 +1,184 @@
+"""From a person's answers, scores and model outputs to what the product says, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..scoring.engine import ScoreReport, answers_to_row
+from ..scoring.instrument import Instrument
+from .content import Content, Entry, Step, Text
+from .rules import EntryFacts, RuleTable
+from .validity import validity_facts
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What the scikit-learn layer says about one person (all None without trained models)."""
+
+    version: str | None = None
+    deviations: Mapping[str, float] | None = None  # item id -> standardised deviation
+    random_pattern: bool | None = None
+    full_estimates: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One answer behind a finding: "because you answered <label> to <text>"."""
+
+    item_id: str
+    text: str
+    answer: str
+    deviation: float | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    entry: Entry
+    z: float | None
+    mean: float | None
+    evidence: tuple[Evidence, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RankedStep:
+    step: Step
+    weight: float
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Said:
+    """A block of text the rules chose (advice or caution), with the rules that chose it."""
+
+    text: Text
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    triggers: tuple[Finding, ...]  # every trigger that fired, strongest first
+    strengths: tuple[Finding, ...]
+    steps: tuple[RankedStep, ...]  # all healing steps, most fitting first
+    advice: tuple[Said, ...]
+    cautions: tuple[Said, ...]
+    full_estimates: Mapping[str, tuple[float, float, float]]
+    fired_rules: tuple[str, ...]
+    rules_version: str
+    model_version: str | None
+    content_version: str
+
+
+def _keyed(instrument: Instrument, raw: np.ndarray) -> dict[str, float]:
+    rs = instrument.response_scale
+    return {
+        item.id: float(rs.reverse(value) if item.reverse else value)
+        for item, value in zip(instrument.items, raw, strict=True)
+        if not np.isnan(value)
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _entry_facts(
+    entry: Entry, instrument: Instrument, keyed: Mapping[str, float], models: ModelOutputs
+) -> EntryFacts:
+    ids = [i.id for i in instrument.items if i.id in keyed and set(i.themes) & set(entry.themes)]
+    deviations = models.deviations
+    z = _mean([deviations[i] for i in ids]) if deviations is not None else None
+    return EntryFacts(entry.id, entry.steps, z, _mean([keyed[i] for i in ids]))
+
+
+def _facts(
+    instrument: Instrument,
+    report: ScoreReport,
+    keyed: Mapping[str, float],
+    raw: np.ndarray,
+    models: ModelOutputs,
+    seconds: float | None,
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for scale in report.scales.values():
+        facts[f"{scale.scale}.score"] = scale.score
+        facts[f"{scale.scale}.percentile"] = scale.percentile
+    if report.pattern is not None:
+        facts["pattern"] = report.pattern.closest
+        facts["pattern.probability"] = report.pattern.probability
+    for theme in instrument.themes:
+        ids = [i.id for i in instrument.items if theme in i.themes and i.id in keyed]
+        facts[f"theme.{theme}.mean"] = _mean([keyed[i] for i in ids])
+        if models.deviations is not None:
+            facts[f"theme.{theme}.z"] = _mean([models.deviations[i] for i in ids])
+    facts |= validity_facts(instrument, raw, seconds=seconds)
+    facts["validity.random_pattern"] = models.random_pattern
+    return facts
+
+
+def _evidence(
+    entry: Entry, instrument: Instrument, raw: np.ndarray, keyed: Mapping[str, float],
+    models: ModelOutputs, *, most_insecure: bool,
+) -> tuple[Evidence, ...]:  # fmt: skip
+    rs = instrument.response_scale
+    found = []
+    for item, value in zip(instrument.items, raw, strict=True):
+        if item.id in keyed and set(item.themes) & set(entry.themes):
+            dev = models.deviations.get(item.id) if models.deviations is not None else None
+            label = rs.labels[int(value) - rs.min]
+            found.append((keyed[item.id], Evidence(item.id, item.text, label, dev)))
+    found.sort(key=lambda pair: pair[0], reverse=most_insecure)
+    return tuple(e for _, e in found[:2])
+
+
+def interpret(
+    instrument: Instrument,
+    answers: Mapping[str, int | None],
+    report: ScoreReport,
+    content: Content,
+    rules: RuleTable,
+    models: ModelOutputs,
+    *,
+    seconds: float | None = None,
+) -> Interpretation:
+    raw = answers_to_row(instrument, answers)[0]
+    keyed = _keyed(instrument, raw)
+    entries = {
+        "trigger": [_entry_facts(e, instrument, keyed, models) for e in content.triggers],
+        "strength": [_entry_facts(e, instrument, keyed, models) for e in content.strengths],
+    }
+    outcome = rules.evaluate(_facts(instrument, report, keyed, raw, models, seconds), entries)
+
+    def findings(kind: str, catalogue: tuple[Entry, ...], insecure: bool) -> tuple[Finding, ...]:
+        facts = {f.id: f for f in entries[kind]}
+        fired = [e for e in catalogue if e.id in outcome.entries[kind]]
+        sign = -1.0 if insecure else 1.0
+        fired.sort(key=lambda e: (sign * (facts[e.id].z or 0.0), sign * (facts[e.id].mean or 0.0)))
+        return tuple(
+            Finding(e, facts[e.id].z, facts[e.id].mean,
+                    _evidence(e, instrument, raw, keyed, models, most_insecure=insecure),
+                    tuple(outcome.entries[kind][e.id]))
+            for e in fired
+        )  # fmt: skip
+
+    steps = sorted(content.steps, key=lambda s: (-outcome.step_weights.get(s.id, 0.0), s.number))
+    return Interpretation(
+        triggers=findings("trigger", content.triggers, insecure=True),
+        strengths=findings("strength", content.strengths, insecure=False),
+        steps=tuple(
+            RankedStep(s, outcome.step_weights.get(s.id, 0.0),
+                       tuple(outcome.step_rules.get(s.id, ())))
+            for s in steps
+        ),
+        advice=tuple(Said(content.advice[a], tuple(r)) for a, r in outcome.advice.items()),
+        cautions=tuple(Said(content.cautions[c], tuple(r)) for c, r in outcome.cautions.items()),
+        full_estimates=models.full_estimates,
+        fired_rules=tuple(outcome.fired_rules),
+        rules_version=rules.version,
+        model_version=models.version,
+        content_version=content.version,
+    )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Train, evaluate, save and load the scikit-learn layer, from the ECR calibration data.
+
+One bundle per instrument (``models/<id>.skops``) with a model card beside it
+(``models/<id>.card.json``). The calibration rows that answer all 36 ECR items are split once,
+by a fixed seed, into a training part and an evaluation part that training never sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import skops
+import skops.io as sio
+
+from ..scoring.calibration import EcrData, responses_from_ecr
+from ..scoring.engine import Matrix, keyed_matrix, scale_scores
+from ..scoring.instrument import Instrument
+from .estimators import ExpectedAnswers, RandomResponderDetector, ShortFormRegressor
+
+SPLIT_SEED = 20_261_124
+TEST_FRACTION = 0.2
+DIMENSIONS = ("anxiety", "avoidance")
+TRUSTED = [
+    *(f"quizapp.ml.estimators.{name}"
+      for name in ("ExpectedAnswers", "RandomResponderDetector", "ShortFormRegressor")),
+    # Reviewed: skops warns that a crafted TreePredictor can crash predict(). We load only our
+    # own artifacts, and only when their SHA-256 matches the one in the model card.
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Matrix  # ECR rows (respondents x 36), all answered
+    test: Matrix
+
+
+def split_rows(ecr: EcrData, test_fraction: float = TEST_FRACTION) -> Split:
+    rows = ecr.complete
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(rows))
+    cut = len(rows) - round(len(rows) * test_fraction)
+    return Split(rows[order[:cut]], rows[order[cut:]])
+
+
+@dataclass(frozen=True)
+class Features:
+    """An instrument's view of ECR rows: raw and keyed answers, levels, full-scale targets."""
+
+    raw: Matrix
+    keyed: Matrix
+    levels: Matrix  # the instrument's own anxiety and avoidance scores
+    full: Matrix  # the 18-item ECR anxiety and avoidance scores
+
+
+def features(instrument: Instrument, reference: Instrument, rows: Matrix) -> Features:
+    raw = responses_from_ecr(instrument, rows)
+    own = scale_scores(instrument, raw).means
+    full = scale_scores(reference, responses_from_ecr(reference, rows)).means
+    return Features(
+        raw=raw,
+        keyed=keyed_matrix(instrument, raw),
+        levels=np.column_stack([own[d] for d in DIMENSIONS]),
+        full=np.column_stack([full[d] for d in DIMENSIONS]),
+    )
+
+
+def fit_bundle(
+    instrument: Instrument, reference: Instrument, rows: Matrix, *, max_iter: int = 200
+) -> dict[str, Any]:
+    """Fit every estimator for ``instrument`` on ECR ``rows``."""
+    data = features(instrument, reference, rows)
+    rs = instrument.response_scale
+    bundle: dict[str, Any] = {
+        "expected": ExpectedAnswers().fit(data.levels, data.keyed),
+        "detector": RandomResponderDetector(low=rs.min, high=rs.max, max_iter=max_iter).fit(
+            data.raw
+        ),
+    }
+    if len(instrument.items) < len(reference.items):
+        bundle["shortform"] = ShortFormRegressor().fit(data.keyed, data.full)
+    return bundle
+
+
+def model_version(instrument: Instrument, data_sha256: str) -> str:
+    return f"{instrument.id}-{instrument.version}-sk{sklearn.__version__}-{data_sha256[:10]}"
+
+
+def save_bundle(
+    bundle: dict[str, Any],
+    instrument: Instrument,
+    folder: Path,
+    *,
+    data_sha256: str,
+    n_train: int,
+    metrics: dict[str, Any],
+) -> Path:
+    """Write ``<id>.skops`` and its model card ``<id>.card.json``; return the card's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    artifact = folder / f"{instrument.id}.skops"
+    sio.dump(bundle, artifact, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    card = {
+        "model_version": model_version(instrument, data_sha256),
+        "artifact": {
+            "file": artifact.name,
+            "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
+        },
+        "instrument": {"id": instrument.id, "version": instrument.version},
+        "estimators": {name: repr(est) for name, est in sorted(bundle.items())},
+        "training_data": {
+            "source": "ECR answers, Open-Source Psychometrics Project (2018-03-01), random 80%",
+            "sha256": data_sha256,
+            "rows": "answered all 36 ECR items; a fixed-seed 80% of them (the rest evaluates)",
+            "n_train": n_train,
+            "split_seed": SPLIT_SEED,
+        },
+        "libraries": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "skops": skops.__version__,
+        },
+        "metrics": metrics,
+        "intended_use": (
+            "Self-reflection feedback for adults who answered the Secure Base questionnaire: "
+            "estimating full-scale scores from the quick form, singling out the item themes a "
+            "person answers more or less insecurely than their levels predict, and flagging "
+            "answer patterns that look random. Not for diagnosis, selection or any decision "
+            "about a person."
+        ),
+        "limits": [
+            "Trained on ECR answers standing in for answers to our own wording; our items may "
+            "behave somewhat differently.",
+            "Online, self-selected, international sample; not representative of any population.",
+            "The random-answer detector is tuned to flag about 4% of real answer patterns; a "
+            "flag is a prompt to re-check, never proof of careless answering.",
+            "Therapy advice never comes from these models, only from the rule tables.",
+        ],
+    }
+    path = folder / f"{instrument.id}.card.json"
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    version: str
+    estimators: dict[str, Any]
+    card: dict[str, Any]
+
+
+def load_bundle(folder: Path, instrument: Instrument) -> LoadedModels | None:
+    """The trained bundle for ``instrument``, or None when none was trained for its version."""
+    card_path = folder / f"{instrument.id}.card.json"
+    if not card_path.exists():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    if card["instrument"] != {"id": instrument.id, "version": instrument.version}:
+        return None
+    artifact = (folder / card["artifact"]["file"]).read_bytes()
+    if hashlib.sha256(artifact).hexdigest() != card["artifact"]["sha256"]:
+        raise ValueError(f"{instrument.id}.skops does not match its model card's SHA-256")
+    estimators = sio.loads(artifact, trusted=TRUSTED)
+    return LoadedModels(card["model_version"], estimators, card)
