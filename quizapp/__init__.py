@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from . import config
 from .extensions import csrf, db
+from .interpret.loading import load_interpreter
+from .ml.training import load_bundle
 from .scoring.instrument import load_bank
 
 
@@ -32,17 +35,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    app.extensions["instruments"] = load_bank(app.config["ITEMS_DIR"])
-    if app.config["DEFAULT_INSTRUMENT"] not in app.extensions["instruments"]:
+    """Load the item bank, content, rules and trained models once; refuse to start if broken."""
+    bank = load_bank(app.config["ITEMS_DIR"])
+    if app.config["DEFAULT_INSTRUMENT"] not in bank:
         raise RuntimeError(f"DEFAULT_INSTRUMENT {app.config['DEFAULT_INSTRUMENT']!r} not in bank")
+    app.extensions["instruments"] = bank
+    app.extensions["interpreter"] = load_interpreter(
+        app.config["CONTENT_DIR"], app.config["RULES_FILE"], bank
+    )
+    models_dir = Path(app.config["MODELS_DIR"])
+    app.extensions["models"] = {i.id: load_bundle(models_dir, i) for i in bank.values()}
     db.init_app(app)
     csrf.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import pages, quiz, results
+    from .web import pages, quiz, results, steps
 
-    for module in (pages, quiz, results):
+    for module in (pages, quiz, results, steps):
         app.register_blueprint(module.bp)
 
 

@@ -16,9 +16,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     return {
         "DATABASE_URL": with_driver(database),
         "ITEMS_DIR": os.environ.get("QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items")),
+        "CONTENT_DIR": os.environ.get("QUIZAPP_CONTENT_DIR", str(REPO_ROOT / "content")),
+        "RULES_FILE": os.environ.get(
+            "QUIZAPP_RULES_FILE", str(REPO_ROOT / "rules" / "interpretation.toml")
+        ),
+        "MODELS_DIR": os.environ.get("QUIZAPP_MODELS_DIR", str(REPO_ROOT / "models")),
         "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
         "SECRET_KEY": secret_key(instance_path),
         "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
+        **crisis_contacts(),
     }
 
 
@@ -30,6 +36,15 @@ def with_driver(url: str) -> str:
     return url
 
 
+def crisis_contacts() -> dict[str, Any]:
+    text = os.environ.get("QUIZAPP_CRISIS_CONTACTS", "").strip()
+    return (
+        {"CRISIS_CONTACTS": [line.strip() for line in text.splitlines() if line.strip()]}
+        if text
+        else {}
+    )
+
+
 def secret_key(instance_path: str) -> str | None:
     """QUIZAPP_SECRET_KEY, else the key file in the instance folder (scripts/run makes one)."""
     if key := os.environ.get("QUIZAPP_SECRET_KEY"):
@@ -39,6 +54,16 @@ def secret_key(instance_path: str) -> str | None:
 
 
 DEFAULTS: dict[str, Any] = {
+    "CONTENT_DIR": str(REPO_ROOT / "content"),
+    "RULES_FILE": str(REPO_ROOT / "rules" / "interpretation.toml"),
+    "MODELS_DIR": str(REPO_ROOT / "models"),
+    # Shown with every result and report; a deployment sets its own (QUIZAPP_CRISIS_CONTACTS,
+    # one "name: how to reach" per line).
+    "CRISIS_CONTACTS": [
+        "Emergency services: your local emergency number "
+        "(112 in the EU, 911 in the US and Canada, 999 in the UK)",
+        "A crisis line in your country: findahelpline.com lists free, confidential lines",
+    ],
     "MAX_CONTENT_LENGTH": 64 * 1024,  # a full 36-item post is under 3 KiB
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -7,6 +7,7 @@ by a fixed seed, into a training part and an evaluation part that training never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -149,6 +150,13 @@ def save_bundle(
     return path
 
 
+@functools.lru_cache(maxsize=8)
+def _load_verified(sha256: str, artifact: bytes) -> dict[str, Any]:
+    """Unpickle-free skops load, once per artifact content (estimators are only read)."""
+    loaded: dict[str, Any] = sio.loads(artifact, trusted=TRUSTED)
+    return loaded
+
+
 @dataclass(frozen=True)
 class LoadedModels:
     version: str
@@ -167,5 +175,5 @@ def load_bundle(folder: Path, instrument: Instrument) -> LoadedModels | None:
     artifact = (folder / card["artifact"]["file"]).read_bytes()
     if hashlib.sha256(artifact).hexdigest() != card["artifact"]["sha256"]:
         raise ValueError(f"{instrument.id}.skops does not match its model card's SHA-256")
-    estimators = sio.loads(artifact, trusted=TRUSTED)
+    estimators = _load_verified(card["artifact"]["sha256"], artifact)
     return LoadedModels(card["model_version"], estimators, card)

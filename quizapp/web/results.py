@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from .. import operations, receipts
 from ..extensions import db
-from ..scoring.engine import score
+from ..interpret.interpretation import Interpretation, interpret
+from ..ml.predict import model_outputs
+from ..scoring.engine import ScoreReport, score
+from ..scoring.instrument import Instrument
 from ..scoring.patterns import PATTERN_LABELS
+from ..tables import Submission
 from . import instruments
 from .chart import quadrant_chart
 
@@ -28,17 +32,33 @@ def show(code: str) -> str:
             "site no longer scores. Your answers are kept until you delete them.",
         )
     report = score(instrument, submission.answers)
+    interpretation = _interpret(instrument, submission, report)
     canonical = receipts.normalise(code) or code
     return render_template(
         "result.html",
         instrument=instrument,
         report=report,
+        interpretation=interpretation,
+        content=current_app.extensions["interpreter"].content,
+        crisis_contacts=current_app.config["CRISIS_CONTACTS"],
         chart=quadrant_chart(report, instrument.response_scale),
         pattern_labels=PATTERN_LABELS,
         code=canonical,
         receipt=receipts.display(canonical),
         finished_at=submission.finished_at,
     )
+
+
+def _interpret(
+    instrument: Instrument, submission: Submission, report: ScoreReport
+) -> Interpretation:
+    interpreter = current_app.extensions["interpreter"]
+    models = current_app.extensions["models"].get(instrument.id)
+    seconds = (submission.finished_at - submission.started_at).total_seconds()
+    return interpret(
+        instrument, submission.answers, report, interpreter.content, interpreter.rules,
+        model_outputs(models, instrument, submission.answers, report), seconds=seconds,
+    )  # fmt: skip
 
 
 @bp.get("/<code>/delete")

@@ -1,0 +1,67 @@
+"""The interpretation on the results page, and the healing-step pages."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from .test_quiz import answers, start
+
+ANXIOUS = [5, 1, 1, 5, 5, 1, 1, 5, 5, 1, 5, 5]  # q01..q12; q03, q04, q07, q08, q12 are reversed
+ANXIETY_TRIGGERS = {
+    "Fear of being left", "Worrying about how things stand", "Caring more than you get back",
+    "Wanting a lot of closeness fast", "Dread of being on your own",
+    "Needing reassurance again and again", "Upset by distance, pushing for proof",
+    "Stung by signs of rejection",
+}  # fmt: skip
+AVOIDANT = [1, 5, 5, 1, 1, 5, 5, 1, 1, 5, 1, 1]
+
+
+def result_page(client: FlaskClient, values: list[int]) -> str:
+    response = client.post("/quiz/quick", data=start(client) | answers(values))
+    assert response.status_code == 303
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_results_show_triggers_with_their_reasons_and_ordered_steps(client: FlaskClient) -> None:
+    html = result_page(client, ANXIOUS)
+    assert "What stands out in your answers" in html
+    shown = re.findall(r"<h3>([^<]+)</h3>\s*<p>You may", html)
+    assert len(shown) == 3
+    assert set(shown) <= ANXIETY_TRIGGERS
+    assert "Because you answered <strong>“Strongly agree”</strong>" in html
+    steps = re.findall(r'<a href="/steps/([a-z-]+)">', html)
+    assert len(steps) == 8 and len(set(steps)) == 8
+    assert "On the full 36-statement questionnaire you would most likely score" in html
+    assert "When to seek professional help" in html
+    assert "THR-01" in html and "TRG-" in html
+
+
+def test_different_answers_give_different_interpretations(client: FlaskClient) -> None:
+    anxious, avoidant = result_page(client, ANXIOUS), result_page(client, AVOIDANT)
+    steps = [re.findall(r'<a href="/steps/([a-z-]+)">', page)[:3] for page in (anxious, avoidant)]
+    assert steps[0] != steps[1]
+    assert "Fear of being left" not in avoidant
+    assert "Pulling back when someone gets close" in avoidant
+    assert "Pulling back when someone gets close" not in anxious
+
+
+def test_crisis_contacts_always_shown(client: FlaskClient, app: Flask) -> None:
+    html = result_page(client, [3] * 12)
+    for contact in app.config["CRISIS_CONTACTS"]:
+        assert contact in html
+    assert "You gave the same answer to every statement" in html
+
+
+def test_every_step_has_its_own_page(client: FlaskClient, app: Flask) -> None:
+    index = client.get("/steps/").get_data(as_text=True)
+    for step in app.extensions["interpreter"].content.steps:
+        assert f"/steps/{step.id}" in index
+        page = client.get(f"/steps/{step.id}")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert step.title in html
+        assert html.count("<li>") >= 3
+    assert client.get("/steps/no-such-step").status_code == 404
