@@ -17,19 +17,17 @@ def inconsistency(instrument: Instrument, raw: NDArray[np.float64]) -> float | N
     will stay" has a large gap; None when no scale has answered items of both kinds.
     """
     rs = instrument.response_scale
-    gaps = []
-    for scale in instrument.scales.values():
-        regular: list[float] = []
-        reverse: list[float] = []
-        for item in instrument.items:
-            value = raw[instrument.item_ids.index(item.id)]
-            if item.scale != scale.id or np.isnan(value):
-                continue
-            (reverse if item.reverse else regular).append(
+    keyed: dict[tuple[str, bool], list[float]] = {}
+    for item, value in zip(instrument.items, raw.tolist(), strict=True):
+        if value == value:  # not NaN
+            keyed.setdefault((item.scale, item.reverse), []).append(
                 rs.reverse(value) if item.reverse else value
             )
-        if regular and reverse:
-            gaps.append(abs(float(np.mean(regular)) - float(np.mean(reverse))))
+    gaps = [
+        abs(sum(regular) / len(regular) - sum(reverse) / len(reverse))
+        for scale in instrument.scales
+        if (regular := keyed.get((scale, False))) and (reverse := keyed.get((scale, True)))
+    ]
     return max(gaps) if gaps else None
 
 
