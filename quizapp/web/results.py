@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from werkzeug.wrappers import Response
 
 from .. import operations, receipts
+from ..charts import quadrant_chart
 from ..extensions import db
 from ..interpret.interpretation import Interpretation, interpret
 from ..ml.predict import model_outputs
@@ -14,7 +15,6 @@ from ..scoring.instrument import Instrument
 from ..scoring.patterns import PATTERN_LABELS
 from ..tables import Submission
 from . import instruments
-from .chart import quadrant_chart
 
 bp = Blueprint("results", __name__, url_prefix="/r")
 

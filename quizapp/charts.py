@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..scoring.engine import ScoreReport
-from ..scoring.instrument import ResponseScale
+from .scoring.engine import ScoreReport
+from .scoring.instrument import ResponseScale
 
 SIZE = 320  # SVG user units for the plot square
 PAD = 44
