@@ -7,6 +7,7 @@ raises one :class:`ContentError` listing every problem.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -142,6 +143,8 @@ def _cross_problems(data: Mapping[str, Any], themes: set[str] | None) -> list[st
     problems += _duplicates("strategies", (s["id"] for s in steps["strategies"]))
     problems += _duplicates("triggers and strengths",
                             (e["id"] for e in cat["triggers"] + cat["strengths"]))  # fmt: skip
+    problems += _duplicates("advice", (a["id"] for a in help_["advice"]))
+    problems += _duplicates("cautions", (c["id"] for c in help_.get("cautions", [])))
     numbers = sorted(s["number"] for s in steps["steps"])
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"steps: numbers must run 1..{len(numbers)}, found {numbers}")
@@ -155,6 +158,9 @@ def _cross_problems(data: Mapping[str, Any], themes: set[str] | None) -> list[st
     for step in steps["steps"]:
         problems += [f"steps/{step['id']}: unknown strategy {s!r}"
                      for s in step["strategies"] if s not in strategy_ids]  # fmt: skip
+        if themes is not None:
+            problems += [f"steps/{step['id']}: theme {t!r} is in no instrument"
+                         for t in step["themes"] if t not in themes]  # fmt: skip
     for advice in help_["advice"]:
         problems += [f"advice/{advice['id']}: unknown approach {a!r}"
                      for a in advice["approaches"] if a not in approach_ids]  # fmt: skip
@@ -209,8 +215,10 @@ def load_content(folder: str | Path, themes: set[str] | None = None) -> Content:
         for error in validator.iter_errors(data[name]):
             where = "/".join(map(str, error.absolute_path)) or "(top level)"
             problems.append(f"{name}: {where}: {error.message}")
-    if not problems:
-        problems = _cross_problems(data, themes)
+    if len(data) == len(SCHEMAS):
+        # cross-references wherever the structure allows; schema problems say the rest
+        with contextlib.suppress(KeyError, TypeError, AttributeError):
+            problems += _cross_problems(data, themes)
     if problems:
         raise ContentError(str(folder), problems)
     return _build(data)

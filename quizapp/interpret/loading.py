@@ -26,5 +26,6 @@ def load_interpreter(
         "steps": {s.id for s in content.steps},
         "advice": set(content.advice),
         "cautions": set(content.cautions),
+        "themes": themes,
     }
     return Interpreter(content, load_rules(rules_file, known))

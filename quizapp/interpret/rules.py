@@ -19,6 +19,7 @@ the current entry's healing steps; ``boost = {step = w}`` adds weights to named 
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import tomllib
 from collections import defaultdict
@@ -156,10 +157,12 @@ def _apply(rule: Rule, outcome: Outcome, bound: tuple[str, EntryFacts] | None) -
     if "boost_steps" in then and bound:
         for step in bound[1].steps:
             outcome.step_weights[step] += then["boost_steps"]
-            outcome.step_rules[step].append(rule.id)
+            if rule.id not in outcome.step_rules[step]:
+                outcome.step_rules[step].append(rule.id)
     for step, weight in then.get("boost", {}).items():
         outcome.step_weights[step] += weight
-        outcome.step_rules[step].append(rule.id)
+        if rule.id not in outcome.step_rules[step]:
+            outcome.step_rules[step].append(rule.id)
     if "advice" in then:
         outcome.advice.setdefault(then["advice"], []).append(rule.id)
     if "caution" in then:
@@ -174,9 +177,18 @@ def _reference_problems(raw: Mapping[str, Any], known: Mapping[str, set[str]]) -
         if rid in seen:
             problems.append(f"{rid}: id is used twice")
         seen.add(rid)
-        for fact, _op, _value in [*rule.get("when", []), *rule.get("any", [])]:
+        for fact, op, value in [*rule.get("when", []), *rule.get("any", [])]:
             if not fact.startswith(FACT_PREFIXES):
                 problems.append(f"{rid}: unknown fact {fact!r}")
+            if fact.startswith("theme.") and fact.split(".")[1] not in known.get(
+                "themes", {fact.split(".")[1]}
+            ):
+                problems.append(f"{rid}: {fact!r} names a theme no instrument has")
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if op in ("<", "<=", ">", ">=") and not numeric:
+                problems.append(f"{rid}: {fact} {op} needs a number, not {value!r}")
+            if op == "in" and not isinstance(value, list):
+                problems.append(f"{rid}: {fact} in needs a list, not {value!r}")
             if fact.startswith("entry.") and "for_each" not in rule:
                 problems.append(f"{rid}: {fact!r} needs for_each")
         then = rule["then"]
@@ -191,7 +203,11 @@ def _reference_problems(raw: Mapping[str, Any], known: Mapping[str, set[str]]) -
 
 
 def load_rules(path: str | Path, known: Mapping[str, set[str]]) -> RuleTable:
-    """Load and check a rule table; ``known`` gives the valid steps, advice and cautions ids."""
+    """Load and check a rule table.
+
+    ``known`` gives the valid ``steps``, ``advice`` and ``cautions`` ids and, optionally, the
+    ``themes`` that ``theme.*`` facts may name.
+    """
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -200,8 +216,9 @@ def load_rules(path: str | Path, known: Mapping[str, set[str]]) -> RuleTable:
     validator = jsonschema.Draft202012Validator(SCHEMA)
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
                 for e in validator.iter_errors(raw)]  # fmt: skip
-    if not problems:
-        problems = _reference_problems(raw, known)
+    # references wherever the structure allows; schema problems say the rest
+    with contextlib.suppress(KeyError, TypeError, AttributeError, ValueError):
+        problems += _reference_problems(raw, known)
     if problems:
         raise RuleError(str(path), problems)
     rules = tuple(
