@@ -9,9 +9,14 @@ from typing import Any
 from flask import Flask
 
 from . import config
+
+__version__ = "0.1.0"
 from .extensions import csrf, db
 from .interpret.loading import load_interpreter
 from .ml.training import load_bundle
+from .report_jobs import ReportRenderer, report_version
+from .reports.data import check_base_url
+from .reports.therapist_content import load_therapist_content
 from .scoring.instrument import load_bank
 
 
@@ -45,14 +50,18 @@ def register_extensions(app: Flask) -> None:
     )
     models_dir = Path(app.config["MODELS_DIR"])
     app.extensions["models"] = {i.id: load_bundle(models_dir, i) for i in bank.values()}
+    app.extensions["therapist_content"] = load_therapist_content(app.config["THERAPIST_CONTENT"])
+    check_base_url(app.config["BASE_URL"])
+    app.extensions["report_version"] = report_version(app)
+    app.extensions["report_renderer"] = ReportRenderer(app)
     db.init_app(app)
     csrf.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import pages, quiz, results, steps
+    from .web import pages, quiz, reports, results, steps
 
-    for module in (pages, quiz, results, steps):
+    for module in (pages, quiz, results, reports, steps):
         app.register_blueprint(module.bp)
 
 

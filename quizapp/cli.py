@@ -50,8 +50,10 @@ def cli() -> None:
 
 def _register_model_commands() -> None:
     from .cli_model import model
+    from .cli_report import report
 
     cli.add_command(model)
+    cli.add_command(report)
 
 
 # --- items ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             "QUIZAPP_RULES_FILE", str(REPO_ROOT / "rules" / "interpretation.toml")
         ),
         "MODELS_DIR": os.environ.get("QUIZAPP_MODELS_DIR", str(REPO_ROOT / "models")),
+        "BASE_URL": os.environ.get("QUIZAPP_BASE_URL", DEFAULTS["BASE_URL"]).rstrip("/"),
         "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
         "SECRET_KEY": secret_key(instance_path),
         "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
@@ -54,6 +55,12 @@ def secret_key(instance_path: str) -> str | None:
 
 
 DEFAULTS: dict[str, Any] = {
+    "BASE_URL": "http://127.0.0.1:5000",  # absolute links in PDF reports
+    "THERAPIST_CONTENT": str(REPO_ROOT / "content" / "therapist.toml"),
+    "REPORT_TEMPLATES_DIR": str(REPO_ROOT / "report_templates"),
+    "REPORT_PRERENDER": True,  # render the client report right after each submission
+    "REPORTS_INLINE": False,  # True: render in the request (tests); False: in a thread pool
+    "REPORT_WORKERS": 1,
     "CONTENT_DIR": str(REPO_ROOT / "content"),
     "RULES_FILE": str(REPO_ROOT / "rules" / "interpretation.toml"),
     "MODELS_DIR": str(REPO_ROOT / "models"),

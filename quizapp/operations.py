@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,11 @@ from sqlalchemy.orm import Session
 from . import receipts
 from .scoring.instrument import Instrument
 from .tables import Submission, utcnow
+
+
+class Stored(NamedTuple):
+    receipt: str
+    submission_id: int
 
 
 class AlreadySubmitted(Exception):
@@ -25,7 +31,7 @@ def store_submission(
     *,
     started_at: datetime,
     nonce: str,
-) -> str:
+) -> Stored:
     """Store one complete submission in a single transaction; return its receipt code."""
     code = receipts.new_code()
     submission = Submission(
@@ -45,7 +51,7 @@ def store_submission(
         if session.scalar(select(Submission.id).where(Submission.form_nonce == nonce)):
             raise AlreadySubmitted from exc
         raise
-    return code
+    return Stored(code, submission.id)
 
 
 def find_submission(session: Session, code: str) -> Submission | None:

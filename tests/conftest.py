@@ -50,6 +50,8 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "ITEMS_DIR": str(REPO / "items"),
         "DEFAULT_INSTRUMENT": "quick",
         "SESSION_COOKIE_SECURE": False,
+        "REPORT_PRERENDER": False,  # tests/web/test_report_download.py turns it on
+        "REPORTS_INLINE": True,
         **overrides,
     }
 

@@ -69,7 +69,7 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
         return _render(instrument, form, 422)
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
     try:
-        code = operations.store_submission(
+        stored = operations.store_submission(
             db.session, instrument, answers,
             started_at=datetime.fromtimestamp(token.started, UTC), nonce=token.nonce,
         )  # fmt: skip
@@ -81,4 +81,6 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     except operations.AlreadySubmitted:
         abort(409, "These answers were already submitted. Your result was saved the first "
                    "time; open it with the receipt code shown then.")  # fmt: skip
-    return redirect(url_for("results.show", code=code), code=303)
+    if current_app.config["REPORT_PRERENDER"]:
+        current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
+    return redirect(url_for("results.show", code=stored.receipt), code=303)

@@ -6,15 +6,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from werkzeug.wrappers import Response
 
 from .. import operations, receipts
+from ..analysis import OutdatedInstrument, analyse
 from ..charts import quadrant_chart
 from ..extensions import db
-from ..interpret.interpretation import Interpretation, interpret
-from ..ml.predict import model_outputs
-from ..scoring.engine import ScoreReport, score
-from ..scoring.instrument import Instrument
 from ..scoring.patterns import PATTERN_LABELS
-from ..tables import Submission
-from . import instruments
 
 bp = Blueprint("results", __name__, url_prefix="/r")
 
@@ -24,15 +19,19 @@ def show(code: str) -> str:
     submission = operations.find_submission(db.session, code)
     if submission is None:
         abort(404)
-    instrument = instruments().get(submission.instrument_id)
-    if instrument is None or instrument.version != submission.instrument_version:
+    try:
+        result = analyse(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            submission.instrument_id, submission.instrument_version, submission.answers,
+            started_at=submission.started_at, finished_at=submission.finished_at,
+        )  # fmt: skip
+    except OutdatedInstrument:
         abort(
             410,
             "This result was made with an earlier version of the questionnaire, which this "
             "site no longer scores. Your answers are kept until you delete them.",
         )
-    report = score(instrument, submission.answers)
-    interpretation = _interpret(instrument, submission, report)
+    instrument, report, interpretation = result.instrument, result.report, result.interpretation
     canonical = receipts.normalise(code) or code
     return render_template(
         "result.html",
@@ -47,18 +46,6 @@ def show(code: str) -> str:
         receipt=receipts.display(canonical),
         finished_at=submission.finished_at,
     )
-
-
-def _interpret(
-    instrument: Instrument, submission: Submission, report: ScoreReport
-) -> Interpretation:
-    interpreter = current_app.extensions["interpreter"]
-    models = current_app.extensions["models"].get(instrument.id)
-    seconds = (submission.finished_at - submission.started_at).total_seconds()
-    return interpret(
-        instrument, submission.answers, report, interpreter.content, interpreter.rules,
-        model_outputs(models, instrument, submission.answers, report), seconds=seconds,
-    )  # fmt: skip
 
 
 @bp.get("/<code>/delete")

@@ -1,0 +1,176 @@
+"""Report data -> HTML (Jinja2) -> tagged PDF (WeasyPrint), fetching only the templates folder.
+
+Two separate steps so the HTML can be checked (and escaped) on its own. The templates folder
+comes from a parameter whose default is ``report_templates/`` at the repository root, never
+the current directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import os
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+import weasyprint
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from .formats import num, ordinal, percent
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "report_templates"
+TEMPLATES = {"client": "client.html", "therapist": "therapist.html"}
+STYLESHEET = "report.css"
+PAGE_SIZES = {"A4": "A4", "Letter": "letter"}
+
+
+class FetchRefused(ValueError):
+    """A URL the report may not load: anything but ``data:`` or a file in the templates."""
+
+
+class SafeFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type information
+    """WeasyPrint's URL fetcher, limited to ``data:`` URLs and files inside ``root``.
+
+    A ``file:`` URL is resolved with ``os.path.realpath`` first, so neither ``..`` nor a
+    symbolic link can lead outside the folder. No network scheme is served, no redirect is
+    followed; every refusal is logged.
+    """
+
+    def __init__(self, root: str | Path, **kwargs: Any) -> None:
+        super().__init__(allowed_protocols=("data",), allow_redirects=False, timeout=5, **kwargs)
+        self.root = os.path.realpath(root)
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            path = self._local_path(url)
+            if path is not None:
+                with open(path, "rb") as handle:
+                    body = handle.read()
+                kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                if kind.startswith("text/"):
+                    kind += "; charset=utf-8"
+                return URLFetcherResponse(url, body, {"Content-Type": kind})
+        log.warning("report rendering: refused to fetch %.200r", url)
+        raise FetchRefused(f"the report may not load {url[:200]!r}")
+
+    def _local_path(self, url: str) -> str | None:
+        """The real path of a ``file:`` URL if it is a file inside the root, else None."""
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            return None
+        real = os.path.realpath(url2pathname(parts.path))  # decodes %-escapes once
+        inside = os.path.commonpath([self.root, real]) == self.root and real != self.root
+        return real if inside and os.path.isfile(real) else None
+
+
+@cache
+def _environment(folder: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=num, ordinal=ordinal, percent=percent)
+    return env
+
+
+def render_html(data: dict[str, Any], kind: str, *, templates_dir: Path = TEMPLATES_DIR) -> str:
+    """Fill the ``kind`` ("client" or "therapist") template with plain report data."""
+    if kind not in TEMPLATES:
+        raise ValueError(f"kind must be one of {sorted(TEMPLATES)}, not {kind!r}")
+    template = _environment(Path(templates_dir).resolve()).get_template(TEMPLATES[kind])
+    return template.render(**data)
+
+
+class _Styles(threading.local):
+    """Parsed stylesheets and loaded fonts, per thread and templates folder.
+
+    Parsing report.css and loading its three fonts costs some 35 ms per render, so it is
+    done once per process (like TEMPLATE_VERSION: restart to pick up a changed stylesheet);
+    WeasyPrint objects are not shared between threads.
+    """
+
+    def __init__(self) -> None:
+        self.by_folder: dict[Path, tuple[FontConfiguration, dict[str, list[weasyprint.CSS]]]] = {}
+
+    def get(self, folder: Path, page_size: str) -> tuple[FontConfiguration, list[weasyprint.CSS]]:
+        if folder not in self.by_folder:
+            fonts = FontConfiguration()
+            fetcher = SafeFetcher(folder)
+            main = weasyprint.CSS(
+                string=(folder / STYLESHEET).read_text(encoding="utf-8"),
+                base_url=folder.as_uri() + "/", url_fetcher=fetcher, font_config=fonts,
+            )  # fmt: skip
+            sheets = {
+                name: [main, weasyprint.CSS(string=f"@page {{ size: {size}; }}")]
+                for name, size in PAGE_SIZES.items()
+            }
+            self.by_folder[folder] = (fonts, sheets)
+        fonts, sheets = self.by_folder[folder]
+        return fonts, sheets[page_size]
+
+
+_styles = _Styles()
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    page_size: str = "A4",
+    templates_dir: Path = TEMPLATES_DIR,
+    url_fetcher: SafeFetcher | None = None,
+) -> bytes:
+    """Lay out report HTML as a tagged PDF (PDF/UA-1) on A4 or US Letter pages.
+
+    The HTML gets the folder's ``report.css`` and the page size as stylesheets; anything
+    else it refers to is loaded through ``url_fetcher`` (a :class:`SafeFetcher` by default).
+    """
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"page_size must be one of {sorted(PAGE_SIZES)}, not {page_size!r}")
+    folder = Path(templates_dir).resolve()
+    fetcher = url_fetcher if url_fetcher is not None else SafeFetcher(folder)
+    fonts, stylesheets = _styles.get(folder, page_size)
+    document = weasyprint.HTML(string=html, base_url=folder.as_uri() + "/", url_fetcher=fetcher)
+    pdf: bytes = document.write_pdf(
+        stylesheets=stylesheets,
+        font_config=fonts,
+        pdf_variant="pdf/ua-1",
+        pdf_tags=True,
+        presentational_hints=False,
+    )
+    return pdf
+
+
+def render_pdf(
+    data: dict[str, Any], kind: str, page_size: str = "A4", *, templates_dir: Path = TEMPLATES_DIR
+) -> bytes:
+    """:func:`render_html` then :func:`html_to_pdf`."""
+    html = render_html(data, kind, templates_dir=templates_dir)
+    return html_to_pdf(html, page_size=page_size, templates_dir=templates_dir)
+
+
+def template_version(templates_dir: Path = TEMPLATES_DIR) -> str:
+    """A short hash of every file under the templates folder and the WeasyPrint version."""
+    folder = Path(templates_dir)
+    digest = hashlib.sha256(f"weasyprint {weasyprint.__version__}\n".encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+TEMPLATE_VERSION = template_version()
