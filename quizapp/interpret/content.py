@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from ..scoring.problems import ProblemsError, duplicate_ids
 
 _ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,59}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 1200}
@@ -65,11 +67,8 @@ SCHEMAS = {
 }  # fmt: skip
 
 
-class ContentError(ValueError):
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(
-            f"  - {p}" for p in problems))  # fmt: skip
+class ContentError(ProblemsError):
+    """A content file is invalid; ``problems`` lists every problem found."""
 
 
 @dataclass(frozen=True)
@@ -124,27 +123,17 @@ class Content:
         return next(s for s in self.steps if s.id == step_id)
 
 
-def _duplicates(kind: str, ids: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    problems = []
-    for i in ids:
-        if i in seen:
-            problems.append(f"{kind}: id {i!r} is used twice")
-        seen.add(i)
-    return problems
-
-
 def _cross_problems(data: Mapping[str, Any], themes: set[str] | None) -> list[str]:
     cat, steps, help_ = data["catalogue.toml"], data["steps.toml"], data["help.toml"]
     step_ids = {s["id"] for s in steps["steps"]}
     strategy_ids = {s["id"] for s in steps["strategies"]}
     approach_ids = {a["id"] for a in help_.get("approaches", [])}
-    problems = _duplicates("steps", (s["id"] for s in steps["steps"]))
-    problems += _duplicates("strategies", (s["id"] for s in steps["strategies"]))
-    problems += _duplicates("triggers and strengths",
+    problems = duplicate_ids("steps", (s["id"] for s in steps["steps"]))
+    problems += duplicate_ids("strategies", (s["id"] for s in steps["strategies"]))
+    problems += duplicate_ids("triggers and strengths",
                             (e["id"] for e in cat["triggers"] + cat["strengths"]))  # fmt: skip
-    problems += _duplicates("advice", (a["id"] for a in help_["advice"]))
-    problems += _duplicates("cautions", (c["id"] for c in help_.get("cautions", [])))
+    problems += duplicate_ids("advice", (a["id"] for a in help_["advice"]))
+    problems += duplicate_ids("cautions", (c["id"] for c in help_.get("cautions", [])))
     numbers = sorted(s["number"] for s in steps["steps"])
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"steps: numbers must run 1..{len(numbers)}, found {numbers}")

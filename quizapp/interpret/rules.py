@@ -30,6 +30,8 @@ from typing import Any
 
 import jsonschema
 
+from ..scoring.problems import ProblemsError
+
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
     "==": operator.eq, "!=": operator.ne, "in": lambda a, b: a in b,
@@ -68,11 +70,8 @@ SCHEMA = {
 }  # fmt: skip
 
 
-class RuleError(ValueError):
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s)\n{listing}")
+class RuleError(ProblemsError):
+    """A rule table is invalid; ``problems`` lists every problem found."""
 
 
 @dataclass(frozen=True)

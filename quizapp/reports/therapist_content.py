@@ -8,7 +8,6 @@ content does.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from ..interpret.content import ContentError
+from ..scoring.problems import duplicate_ids
 
 HINTS = ("high-avoidance", "high-anxiety", "both", "any")
 
@@ -72,16 +72,6 @@ class TherapistContent:
     approaches: tuple[Approach, ...]
 
 
-def _duplicates(ids: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    problems = []
-    for i in ids:
-        if i in seen:
-            problems.append(f"approaches: id {i!r} is used twice")
-        seen.add(i)
-    return problems
-
-
 def load_therapist_content(path: str | Path) -> TherapistContent:
     """Load and check the therapist content file; one error lists every problem."""
     path = Path(path)
@@ -95,7 +85,7 @@ def load_therapist_content(path: str | Path) -> TherapistContent:
         for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
     ]
     if not problems:
-        problems = _duplicates(a["id"] for a in data["approaches"])
+        problems = duplicate_ids("approaches", (a["id"] for a in data["approaches"]))
     if problems:
         raise ContentError(str(path), problems)
     return TherapistContent(

@@ -20,18 +20,14 @@ from typing import Any
 
 import jsonschema
 
+from .problems import ProblemsError
+
 SCHEMA_VERSION = 1
 RESERVED_IDS = frozenset({"csrf_token", "started", "row", "id"})  # names the web form and CSV use
 
 
-class InstrumentError(ValueError):
+class InstrumentError(ProblemsError):
     """An instrument or norms file is invalid; ``problems`` lists every problem found."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s)\n{listing}")
 
 
 @dataclass(frozen=True)
