@@ -73,6 +73,20 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
+def calibration_path() -> Path:
+    """The ECR calibration CSV: QUIZAPP_CALIBRATION_CSV, else ../shared/data/ecr beside the repo."""
+    default = REPO.parent / "shared" / "data" / "ecr" / "calibration.csv"
+    return Path(os.environ.get("QUIZAPP_CALIBRATION_CSV", default))
+
+
+def calibration_missing(path: Path, what: str) -> str:
+    """The failure message when the calibration data is absent (those tests fail, not skip)."""
+    return (
+        f"ECR calibration data not found at {path}: set QUIZAPP_CALIBRATION_CSV to the "
+        f"calibration.csv of ../shared/data/ecr (the {what} tests cannot run without it)"
+    )
+
+
 def hidden_fields(html: str) -> dict[str, str]:
     """The hidden inputs of a page (CSRF token, start token) by name."""
     fields = {}

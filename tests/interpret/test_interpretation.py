@@ -7,7 +7,7 @@ q08, q12), so each pattern means what its name says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from quizapp.interpret.interpretation import Interpretation, ModelOutputs, inter
 from quizapp.interpret.loading import Interpreter, load_interpreter
 from quizapp.ml.predict import model_outputs
 from quizapp.ml.training import LoadedModels, load_bundle
+from quizapp.reports.sample import raw_answers
 from quizapp.scoring.engine import score
 from quizapp.scoring.instrument import Instrument, load_bank
 
@@ -50,21 +51,6 @@ def models(bank: dict[str, Instrument]) -> dict[str, LoadedModels]:
     missing = [name for name, m in loaded.items() if m is None]
     assert not missing, f"no shipped models for {missing} in {REPO / 'models'}"
     return {name: m for name, m in loaded.items() if m is not None}
-
-
-def raw_answers(
-    instrument: Instrument, anxiety: Sequence[int], avoidance: Sequence[int]
-) -> dict[str, int | None]:
-    """Raw answers giving these keyed levels (cycled over each scale's items in order)."""
-    rs = instrument.response_scale
-    levels = {"anxiety": list(anxiety), "avoidance": list(avoidance)}
-    seen = {"anxiety": 0, "avoidance": 0}
-    answers: dict[str, int | None] = {}
-    for item in instrument.items:
-        level = levels[item.scale][seen[item.scale] % len(levels[item.scale])]
-        seen[item.scale] += 1
-        answers[item.id] = rs.min + rs.max - level if item.reverse else level
-    return answers
 
 
 def run(

@@ -9,7 +9,6 @@ the data their cards name.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +37,8 @@ from quizapp.ml.training import (
 from quizapp.scoring.calibration import EcrData, read_ecr
 from quizapp.scoring.instrument import Instrument, load_bank, load_instrument
 
+from ..conftest import calibration_missing, calibration_path
+
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
 N_COMPLETE = 37286  # rows answering all 36 items (../shared/data/ecr/README.md)
@@ -52,15 +53,11 @@ FAST_MAX_ITER = 60
 
 
 def _calibration_path() -> Path:
-    default = REPO.parent / "shared" / "data" / "ecr" / "calibration.csv"
-    return Path(os.environ.get("QUIZAPP_CALIBRATION_CSV", default))
+    return calibration_path()
 
 
 def _not_found(path: Path) -> str:
-    return (
-        f"ECR calibration data not found at {path}: set QUIZAPP_CALIBRATION_CSV to the "
-        "calibration.csv of ../shared/data/ecr (the model tests cannot run without it)"
-    )
+    return calibration_missing(path, "model")
 
 
 def test_calibration_data_is_present() -> None:

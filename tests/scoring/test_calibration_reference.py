@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from quizapp.cli import cli
 from quizapp.scoring.calibration import EcrData, derive_norms, read_ecr
 from quizapp.scoring.instrument import load_instrument
 
-from .conftest import ITEMS, REPO
+from ..conftest import calibration_missing, calibration_path
+from .conftest import ITEMS
 
 ECR_KEY = ITEMS / "reference" / "ecr.toml"
 QUESTIONS = [f"Q{i}" for i in range(1, 37)]
@@ -55,15 +55,11 @@ SAME_ANSWER_ROWS = 104
 
 
 def _calibration_path() -> Path:
-    default = REPO.parent / "shared" / "data" / "ecr" / "calibration.csv"
-    return Path(os.environ.get("QUIZAPP_CALIBRATION_CSV", default))
+    return calibration_path()
 
 
 def _not_found(path: Path) -> str:
-    return (
-        f"ECR calibration data not found at {path}: set QUIZAPP_CALIBRATION_CSV to the "
-        "calibration.csv of ../shared/data/ecr (the norms tests cannot run without it)"
-    )
+    return calibration_missing(path, "norms")
 
 
 def test_calibration_data_is_present() -> None:
