@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .accounts import Throttle
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,13 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
         "SECRET_KEY": secret_key(instance_path),
         "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
+        "MAIL_OUTBOX": os.environ.get("QUIZAPP_MAIL_OUTBOX", str(Path(instance_path) / "outbox")),
+        "MAIL_FROM": os.environ.get("QUIZAPP_MAIL_FROM", DEFAULTS["MAIL_FROM"]),
+        "MAIL_SMTP_HOST": os.environ.get("QUIZAPP_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": int(os.environ.get("QUIZAPP_SMTP_PORT") or 587),
+        "MAIL_SMTP_STARTTLS": os.environ.get("QUIZAPP_SMTP_STARTTLS", "1") == "1",
+        "MAIL_SMTP_USER": os.environ.get("QUIZAPP_SMTP_USER") or None,
+        "MAIL_SMTP_PASSWORD": os.environ.get("QUIZAPP_SMTP_PASSWORD", ""),
         **crisis_contacts(),
     }
 
@@ -77,4 +86,14 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "sb_session",
     "TEMPLATES_AUTO_RELOAD": False,
+    # Therapist accounts
+    "CONSENT_FILE": str(REPO_ROOT / "content" / "consent.toml"),
+    "SESSION_IDLE_MINUTES": 30,
+    "SIGN_IN_THROTTLE": Throttle(),
+    "ARGON2": None,  # None: argon2-cffi's defaults (argon2id); tests pass lighter parameters
+    "MAIL_FROM": "Secure Base <no-reply@secure-base.local>",
+    "MAIL_OUTBOX": None,  # None: <instance folder>/outbox
+    "MAIL_SMTP_HOST": None,
+    "MAIL_SMTP_PORT": 587,
+    "MAIL_SMTP_STARTTLS": True,
 }

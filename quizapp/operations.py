@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -31,8 +31,14 @@ def store_submission(
     *,
     started_at: datetime,
     nonce: str,
+    client_id: int | None = None,
+    before_commit: Callable[[Submission], None] | None = None,
 ) -> Stored:
-    """Store one complete submission in a single transaction; return its receipt code."""
+    """Store one complete submission in a single transaction; return its receipt code.
+
+    ``before_commit`` runs after the row is flushed (it has an id) and before the commit, so
+    changes it makes (closing an invite) are stored together with the answers or not at all.
+    """
     code = receipts.new_code()
     submission = Submission(
         receipt_hash=receipts.digest(code),
@@ -42,9 +48,13 @@ def store_submission(
         answers={item_id: int(answers[item_id]) for item_id in instrument.item_ids},
         started_at=min(started_at, utcnow()),
         finished_at=utcnow(),
+        client_id=client_id,
     )
     session.add(submission)
     try:
+        if before_commit is not None:
+            session.flush()
+            before_commit(submission)
         session.commit()
     except IntegrityError as exc:
         session.rollback()

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -21,6 +23,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite gives back naive datetimes; PostgreSQL aware ones)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -48,6 +55,13 @@ class Submission(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the questionnaire was taken for a therapist (an invite, or a shared copy of an
+    # anonymous result); deleting the client deletes it.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE", name="fk_submissions_client_id"),
+        index=True,
+        default=None,
+    )
     reports: Mapped[list[RenderedReport]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -84,3 +98,121 @@ class RenderedReport(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     submission: Mapped[Submission] = relationship(back_populates="reports")
+
+
+class Therapist(Base):
+    """A therapist's account. ``session_epoch`` is part of the session id, so raising it (new
+    password, two-factor change) signs out every other session."""
+
+    __tablename__ = "therapists"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # sealed
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)  # no replays
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code (SHA-256 of 80 random bits; shown once)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, keyed by a keyed hash of the e-mail address or of the network
+    address (never the address itself); rows older than the throttle window are deleted."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PasswordReset(Base):
+    """A single-use password reset token (only its SHA-256 is stored)."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Client(Base):
+    """A therapist's client: a pseudonymous label and an optional private note, nothing else."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", "label"),
+        Index("ix_clients_therapist_activity", "therapist_id", "last_activity_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Invite(Base):
+    """An invitation to take one questionnaire for a therapist (only the token's SHA-256 is
+    stored). Consent is stored with the version of the consent text; unfinished answers are
+    kept in ``draft`` so the client can stop and come back with the same link."""
+
+    __tablename__ = "invites"
+    __table_args__ = (
+        CheckConstraint("client_sees IN ('results', 'thanks')", name="client_sees_known"),
+        CheckConstraint("consented_at IS NULL OR consent_version IS NOT NULL", name="consent"),
+        CheckConstraint("completed_at IS NULL OR consented_at IS NOT NULL", name="consent_first"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    client_sees: Mapped[str] = mapped_column(String(10), default="results")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    consent_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    draft_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), default=None
+    )
+    shared_receipt: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Who viewed or exported which client data, when. Client and result ids are kept as plain
+    numbers so the trail outlives a deleted client (which leaves no data behind)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    submission_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    detail: Mapped[str] = mapped_column(String(200), default="")
