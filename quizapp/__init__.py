@@ -18,6 +18,7 @@ from .report_jobs import ReportRenderer, report_version
 from .reports.data import check_base_url
 from .reports.therapist_content import load_therapist_content
 from .scoring.instrument import load_bank
+from .web.invite import load_consent
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -54,15 +55,21 @@ def register_extensions(app: Flask) -> None:
     check_base_url(app.config["BASE_URL"])
     app.extensions["report_version"] = report_version(app)
     app.extensions["report_renderer"] = ReportRenderer(app)
+    if not app.config.get("MAIL_OUTBOX"):
+        app.config["MAIL_OUTBOX"] = str(Path(app.instance_path) / "outbox")
+    app.extensions["consent"] = load_consent(app.config["CONSENT_FILE"])
     db.init_app(app)
     csrf.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import pages, quiz, reports, results, steps
+    from .web import auth, exports, invite, pages, quiz, reports, results, steps, therapist
 
-    for module in (pages, quiz, results, reports, steps):
+    for module in (pages, quiz, results, reports, steps, invite):
         app.register_blueprint(module.bp)
+    auth.init_app(app)
+    assert exports.__name__  # its routes are on the therapist blueprint
+    app.register_blueprint(therapist.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

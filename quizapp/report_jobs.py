@@ -13,6 +13,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -29,13 +30,13 @@ KINDS = ("client", "therapist")
 PAGE_SIZES = ("A4", "Letter")
 
 
-def build_pdf(app: Flask, analysis: Analysis, *, receipt: str | None, kind: str,
-              page_size: str) -> bytes:  # fmt: skip
-    """Render one report for an analysed submission (plain data in, PDF bytes out)."""
+def report_data_for(
+    app: Flask, analysis: Analysis, *, receipt: str | None, kind: str
+) -> dict[str, Any]:
+    """The plain data of one report (what the templates and the answer-level page show)."""
     from .reports.data import report_data
-    from .reports.render import render_pdf
 
-    data = report_data(
+    return report_data(
         analysis.instrument,
         dict(analysis.answers),
         analysis.report,
@@ -50,6 +51,14 @@ def build_pdf(app: Flask, analysis: Analysis, *, receipt: str | None, kind: str,
         outputs=analysis.outputs,
         rules=app.extensions["interpreter"].rules,
     )
+
+
+def build_pdf(app: Flask, analysis: Analysis, *, receipt: str | None, kind: str,
+              page_size: str) -> bytes:  # fmt: skip
+    """Render one report for an analysed submission (plain data in, PDF bytes out)."""
+    from .reports.render import render_pdf
+
+    data = report_data_for(app, analysis, receipt=receipt, kind=kind)
     pdf: bytes = render_pdf(data, kind, page_size=page_size,
                             templates_dir=Path(app.config["REPORT_TEMPLATES_DIR"]))  # fmt: skip
     return pdf

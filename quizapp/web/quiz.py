@@ -32,12 +32,13 @@ def default() -> Response:
 
 
 def _render(instrument: Instrument, form: object, status: int = 200) -> tuple[str, int]:
-    return render_template("quiz.html", instrument=instrument, form=form), status
+    action = url_for("quiz.take", instrument_id=instrument.id)
+    return render_template("quiz.html", instrument=instrument, form=form, action=action), status
 
 
-def _reject_tampering(instrument: Instrument) -> None:
+def reject_tampering(instrument: Instrument, extra: tuple[str, ...] = ()) -> None:
     """Abort with 4xx for a post no honest browser sends (our form has only these fields)."""
-    allowed = {*instrument.item_ids, "csrf_token", "started"}
+    allowed = {*instrument.item_ids, "csrf_token", "started", *extra}
     unknown = sorted(set(request.form) - allowed)
     if unknown:
         abort(400, f"The form contained fields this questionnaire does not have: "
@@ -58,7 +59,7 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     if request.method == "GET":
         form.started.data = issue_token(instrument)
         return _render(instrument, form)
-    _reject_tampering(instrument)
+    reject_tampering(instrument)
     token = read_token(request.form.get("started", ""))
     if token is None or token.instrument != instrument.id:
         abort(400, "This form was damaged on the way. Please start the questionnaire again.")

@@ -1,0 +1,309 @@
+"""Therapist accounts: sign up, sign in (password, then a TOTP or recovery code), two-factor
+set-up, password reset by e-mail, sign out, and sign-out after idle time.
+
+The session cookie holds only the account id with its session epoch and the time of the last
+request; it never holds answers or secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from .. import accounts, mail
+from ..extensions import db
+from ..tables import Therapist
+from .account_forms import (
+    CodeForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignInForm,
+    SignUpForm,
+    TwoFactorSetupForm,
+    add_error,
+    text,
+)
+
+bp = Blueprint("auth", __name__, url_prefix="/account")
+login_manager = LoginManager()
+login_manager.login_view = "auth.sign_in"
+login_manager.login_message = "Please sign in to see your clients."
+login_manager.session_protection = "strong"
+PENDING_SECONDS = 300  # between the password and the second factor
+
+
+class SignedIn(UserMixin):  # type: ignore[misc]
+    """The signed-in therapist; the session id includes the epoch, so raising it signs out."""
+
+    def __init__(self, therapist: Therapist) -> None:
+        self.therapist = therapist
+
+    def get_id(self) -> str:
+        return f"{self.therapist.id}:{self.therapist.session_epoch}"
+
+
+@login_manager.user_loader  # type: ignore[untyped-decorator]
+def load_user(user_id: str) -> SignedIn | None:
+    try:
+        therapist_id, epoch = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    therapist = db.session.get(Therapist, therapist_id)
+    if therapist is None or therapist.session_epoch != epoch:
+        return None
+    return SignedIn(therapist)
+
+
+def therapist() -> Therapist:
+    return cast(SignedIn, current_user).therapist
+
+
+F = TypeVar("F")
+
+
+def two_factor_required(view: F) -> F:
+    """Signed in, and two-factor is on (client data is never shown on a password alone)."""
+
+    @wraps(view)  # type: ignore[arg-type]
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if therapist().totp_secret is None:
+            flash("Turn on two-factor sign-in first: it protects your clients' answers.")
+            return redirect(url_for("auth.setup_two_factor"))
+        return view(*args, **kwargs)  # type: ignore[operator]
+
+    return cast(F, wrapped)
+
+
+def _ph() -> Any:
+    return current_app.extensions["password_hasher"]
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def check_idle() -> Response | None:
+    """Sign out after ``SESSION_IDLE_MINUTES`` without a request."""
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    seen = session.get("seen", now)
+    if now - float(seen) > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a period without activity. Please sign in again.")
+        return redirect(url_for("auth.sign_in"))
+    session["seen"] = now
+    return None
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+def sign_up() -> Any:
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            account = accounts.create_therapist(
+                db.session,
+                _ph(),
+                email=text(form.email),
+                display_name=text(form.display_name),
+                password=text(form.password),
+            )
+        except accounts.EmailTaken:
+            add_error(form.email, "An account with this address exists; sign in instead.")
+        else:
+            login_user(SignedIn(account))
+            session["seen"] = time.time()
+            return redirect(url_for("auth.setup_two_factor"), code=303)
+    return render_template("auth/sign_up.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    form = SignInForm()
+    if form.validate_on_submit():
+        try:
+            account = accounts.authenticate(
+                db.session,
+                _ph(),
+                email=text(form.email),
+                password=text(form.password),
+                address=_address(),
+                secret=current_app.config["SECRET_KEY"],
+                throttle=current_app.config["SIGN_IN_THROTTLE"],
+            )
+        except accounts.Throttled as exc:
+            minutes = max(1, round(exc.retry_after.total_seconds() / 60))
+            flash(
+                f"Too many failed attempts. Please wait about {minutes} minute"
+                f"{'s' if minutes > 1 else ''}, or reset your password."
+            )
+            return render_template("auth/sign_in.html", form=form), 429
+        if account is None:
+            add_error(form.password, "The e-mail address or the password is wrong.")
+            return render_template("auth/sign_in.html", form=form), 422
+        if account.totp_secret is None:
+            login_user(SignedIn(account))
+            session["seen"] = time.time()
+            return redirect(url_for("therapist.dashboard"), code=303)
+        session["pending"] = {"id": account.id, "epoch": account.session_epoch, "at": time.time()}
+        return redirect(url_for("auth.second_factor"), code=303)
+    return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def second_factor() -> Any:
+    pending = session.get("pending")
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        session.pop("pending", None)
+        flash("Please sign in again.")
+        return redirect(url_for("auth.sign_in"))
+    account = db.session.get(Therapist, pending["id"])
+    if account is None or account.session_epoch != pending["epoch"]:
+        abort(404)
+    form = CodeForm()
+    if form.validate_on_submit():
+        keys = accounts.failure_keys(current_app.config["SECRET_KEY"], account.email, _address())
+        if accounts.verify_second_factor(
+            db.session, current_app.config["SECRET_KEY"], account, text(form.code)
+        ):
+            session.pop("pending", None)
+            login_user(SignedIn(account))
+            session["seen"] = time.time()
+            return redirect(url_for("therapist.dashboard"), code=303)
+        accounts.record_failure(db.session, keys)
+        session.pop("pending", None)  # a wrong code means starting again, password included
+        flash("That code did not work. Please sign in again.")
+        return redirect(url_for("auth.sign_in"), code=303)
+    return render_template("auth/second_factor.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+def setup_two_factor() -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    account = therapist()
+    secret = current_app.config["SECRET_KEY"]
+    form = TwoFactorSetupForm()
+    if form.validate_on_submit():
+        try:
+            totp_secret = accounts.unseal_totp(secret, base64.urlsafe_b64decode(text(form.pending)))
+        except Exception:  # a damaged or forged hidden field (InvalidTag, bad base64)
+            abort(400, "The set-up form was damaged on the way. Please start again.")
+        codes = accounts.enable_totp(db.session, secret, account, totp_secret, text(form.code))
+        if codes is not None:
+            login_user(SignedIn(account))  # the epoch changed: keep this session
+            return render_template("auth/recovery_codes.html", codes=codes)
+        add_error(
+            form.code,
+            "That code did not match. Check your phone's clock and try the code shown now.",
+        )
+    else:
+        totp_secret = accounts.new_totp_secret()
+        form.pending.data = base64.urlsafe_b64encode(
+            accounts.seal_totp(secret, totp_secret)
+        ).decode()
+    uri = accounts.provisioning_uri(totp_secret, account.email)
+    return render_template(
+        "auth/setup_two_factor.html",
+        form=form,
+        qr=accounts.qr_svg(uri),
+        secret=totp_secret,
+        enabled=account.totp_secret is not None,
+    ), 422 if form.errors else 200
+
+
+@bp.get("/")
+def account() -> Any:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    left = accounts.recovery_codes_left(db.session, therapist())
+    return render_template(
+        "auth/account.html", account=therapist(), codes_left=left, form=CodeForm()
+    )
+
+
+@bp.post("/recovery-codes")
+@two_factor_required
+def new_recovery_codes() -> Any:
+    form = CodeForm()
+    secret = current_app.config["SECRET_KEY"]
+    if form.validate_on_submit() and accounts.verify_second_factor(
+        db.session, secret, therapist(), text(form.code)
+    ):
+        return render_template(
+            "auth/recovery_codes.html", codes=accounts.new_recovery_codes(db.session, therapist())
+        )
+    flash("That code did not work; your recovery codes were not changed.")
+    return redirect(url_for("auth.account"), code=303)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    logout_user()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("auth.sign_in"), code=303)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def request_reset() -> Any:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        started = accounts.start_reset(db.session, text(form.email))
+        if started is not None:
+            account, token = started
+            link = url_for("auth.reset", token=token, _external=True)
+            mail.send(
+                current_app.config,
+                account.email,
+                "Reset your Secure Base password",
+                f"Someone asked to reset the password of your Secure Base account.\n\n"
+                f"To choose a new password, open this link within an hour:\n{link}\n\n"
+                f"It works once. If it was not you, ignore this message; your password "
+                f"stays as it is.\n",
+            )
+        flash(
+            "If an account uses that address, we have sent it a link to reset the password. "
+            "It works once, for an hour."
+        )
+        return redirect(url_for("auth.sign_in"), code=303)
+    return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Any:
+    if accounts.find_reset(db.session, token) is None:
+        abort(404, "This reset link has expired or was used already. Ask for a new one.")
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        accounts.finish_reset(db.session, _ph(), token, text(form.password))
+        flash("Your password was changed, and every session was signed out. Please sign in.")
+        return redirect(url_for("auth.sign_in"), code=303)
+    return render_template("auth/reset.html", form=form), 422 if form.errors else 200
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.extensions["password_hasher"] = accounts.hasher(app.config.get("ARGON2"))
+    app.before_request(check_idle)
+    app.register_blueprint(bp)

@@ -1,0 +1,168 @@
+"""The client's side of an invite: see who asks and what will be shared, consent, answer (with
+save-and-continue-later), or share an earlier anonymous result by its receipt code."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import clinic, operations
+from ..extensions import db
+from ..tables import Client, Invite, Therapist
+from . import get_instrument
+from .account_forms import ConsentForm, ShareForm
+from .forms import form_class, issue_token, read_token
+from .quiz import reject_tampering
+
+bp = Blueprint("invite", __name__, url_prefix="/invite")
+
+GONE = {
+    "revoked": "Your therapist has withdrawn this invitation. If you think that is a mistake, "
+    "please ask them for a new link.",
+    "expired": "This invitation has expired. Please ask your therapist for a new link.",
+}
+
+
+def consent_text() -> dict[str, Any]:
+    text: dict[str, Any] = current_app.extensions["consent"]
+    return text
+
+
+def _open_invite(token: str) -> tuple[Invite, Therapist]:
+    invite = clinic.find_invite(db.session, token)
+    if invite is None:
+        abort(404)
+    state = clinic.invite_state(invite)
+    if state in GONE:
+        abort(410, GONE[state])
+    client = db.session.get(Client, invite.client_id)
+    assert client is not None
+    therapist = db.session.get(Therapist, client.therapist_id)
+    assert therapist is not None
+    return invite, therapist
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+def start(token: str) -> Any:
+    invite, therapist = _open_invite(token)
+    if invite.completed_at is not None:
+        return render_template("invite/done.html", invite=invite, therapist=therapist)
+    instrument = get_instrument(invite.instrument_id)
+    form = ConsentForm()
+    if form.validate_on_submit():
+        clinic.give_consent(db.session, invite, consent_text()["version"])
+        return redirect(url_for("invite.answer", token=token), code=303)
+    return render_template(
+        "invite/start.html",
+        invite=invite,
+        therapist=therapist,
+        instrument=instrument,
+        consent=consent_text(),
+        form=form,
+        share=ShareForm(),
+        token=token,
+    ), 422 if form.errors else 200
+
+
+def _quiz(token: str, invite: Invite, form: Any, status: int = 200) -> tuple[str, int]:
+    instrument = get_instrument(invite.instrument_id)
+    return render_template(
+        "invite/quiz.html",
+        instrument=instrument,
+        form=form,
+        invite=invite,
+        action=url_for("invite.answer", token=token),
+    ), status
+
+
+@bp.route("/<token>/answers", methods=["GET", "POST"])
+def answer(token: str) -> Any:
+    invite, therapist = _open_invite(token)
+    if invite.completed_at is not None:
+        return redirect(url_for("invite.start", token=token))
+    if invite.consented_at is None:
+        flash("Please read what will be shared and agree first.")
+        return redirect(url_for("invite.start", token=token))
+    instrument = get_instrument(invite.instrument_id)
+    form = form_class(instrument)()
+    if request.method == "GET":
+        form.started.data = issue_token(instrument)
+        for item_id, value in (invite.draft or {}).items():
+            if item_id in instrument.item_ids:
+                form[item_id].data = value
+        return _quiz(token, invite, form)
+    reject_tampering(instrument, extra=("save",))
+    started = read_token(request.form.get("started", ""))
+    if started is None or started.instrument != instrument.id:
+        abort(400, "This form was damaged on the way. Please open your invitation link again.")
+    if started.version != instrument.version:
+        abort(
+            409,
+            "The questionnaire was updated while you were answering it. Please open "
+            "your invitation link again.",
+        )
+    began = datetime.fromtimestamp(started.started, UTC)
+    if "save" in request.form:
+        given = {k: int(v) for k, v in request.form.items() if k in instrument.item_ids}
+        clinic.save_draft(db.session, invite, given, began)
+        return render_template(
+            "invite/saved.html",
+            invite=invite,
+            token=token,
+            answered=len(given),
+            total=len(instrument.items),
+        )
+    if not form.validate():
+        return _quiz(token, invite, form, 422)
+    answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
+    try:
+        stored = clinic.complete_invite(
+            db.session, invite, instrument, answers, started_at=began, nonce=started.nonce
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("could not store an invited submission")
+        flash(
+            "We could not save your answers just now. They are still filled in below: "
+            "please press the button again in a moment."
+        )
+        return _quiz(token, invite, form, 503)
+    except operations.AlreadySubmitted:
+        abort(409, "These answers were already sent. Your therapist has them.")
+    if invite.client_sees == "results":
+        if current_app.config["REPORT_PRERENDER"]:
+            current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
+        return redirect(url_for("results.show", code=stored.receipt), code=303)
+    return render_template("invite/done.html", invite=invite, therapist=therapist)
+
+
+@bp.post("/<token>/share")
+def share(token: str) -> Any:
+    invite, therapist = _open_invite(token)
+    if invite.completed_at is not None:
+        return redirect(url_for("invite.start", token=token))
+    form = ShareForm()
+    consent = ConsentForm()
+    if not consent.agree.data:
+        flash("Please tick the box to agree to share, then give your receipt code.")
+        return redirect(url_for("invite.start", token=token), code=303)
+    original = operations.find_submission(db.session, form.receipt.data or "")
+    if not form.validate_on_submit() or original is None or original.client_id is not None:
+        flash("We found no result of yours with that receipt code. Check it and try again.")
+        return redirect(url_for("invite.start", token=token), code=303)
+    clinic.give_consent(db.session, invite, consent_text()["version"])
+    clinic.share_result(db.session, invite, original)
+    return render_template("invite/done.html", invite=invite, therapist=therapist, shared=True)
+
+
+def load_consent(path: str) -> dict[str, Any]:
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    for key in ("version", "shared", "not_shared", "terms"):
+        if key not in data:
+            raise RuntimeError(f"{path}: missing {key!r}")
+    return data

@@ -1,0 +1,167 @@
+"""The therapist's dashboard: clients, invites, each client's administrations with their
+change over time, and the audit log. Every client route looks the client up together with the
+signed-in therapist's id, so another therapist's client is a 404 like a missing one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from .. import clinic
+from ..change import Administration, change_summary, trend_chart
+from ..extensions import db
+from ..scoring.engine import score
+from ..tables import Client, Submission
+from . import instruments
+from .account_forms import ClientForm, DeleteForm, InviteForm, SearchForm, add_error, text
+from .auth import therapist, two_factor_required
+
+bp = Blueprint("therapist", __name__, url_prefix="/therapist")
+
+
+@bp.before_request
+@two_factor_required
+def _signed_in() -> None:
+    """Every page here needs a signed-in therapist with two-factor on."""
+
+
+def own_client(client_id: int) -> Client:
+    client = clinic.get_client(db.session, therapist().id, client_id)
+    if client is None:
+        abort(404)
+    return client
+
+
+def _page_arg() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.get("/")
+def dashboard() -> str:
+    form = SearchForm(request.args)
+    search = (form.q.data or "")[:80]
+    page = clinic.list_clients(db.session, therapist().id, search, _page_arg())
+    return render_template(
+        "therapist/dashboard.html",
+        page=page,
+        form=form,
+        search=search,
+        pending=clinic.open_invites(db.session, therapist().id),
+        completed=clinic.recent_completed(db.session, therapist().id),
+    )
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def new_client() -> Any:
+    form = ClientForm()
+    if form.validate_on_submit():
+        try:
+            client = clinic.create_client(
+                db.session, therapist().id, text(form.label), form.note.data
+            )
+        except clinic.LabelTaken:
+            add_error(form.label, "You already have a client with this label.")
+        else:
+            return redirect(url_for("therapist.client", client_id=client.id), code=303)
+    return render_template("therapist/new_client.html", form=form), 422 if form.errors else 200
+
+
+def _administrations(submissions: list[Submission]) -> tuple[list[Administration], list[str]]:
+    """Scored administrations for the change and trend views, and notes on any left out."""
+    bank, scored, notes = instruments(), [], []
+    for s in submissions:
+        instrument = bank.get(s.instrument_id)
+        if instrument is None or instrument.version != s.instrument_version:
+            notes.append(
+                f"Result {s.id} used {s.instrument_id} {s.instrument_version}, which "
+                "this site no longer scores; it is left out of the chart."
+            )
+            continue
+        report = score(instrument, s.answers)
+        scored.append(Administration(s.id, s.finished_at, s.instrument_id, report.scales))
+    return scored, notes
+
+
+def _invite_form() -> InviteForm:
+    form = InviteForm()
+    form.instrument.choices = [
+        (i.id, f"{i.title} ({len(i.items)} statements)") for i in instruments().values()
+    ]
+    if form.instrument.data is None:
+        form.instrument.data = current_app.config["DEFAULT_INSTRUMENT"]
+    return form
+
+
+def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> tuple[str, int]:
+    submissions = clinic.administrations(db.session, client.id)
+    scored, notes = _administrations(submissions)
+    rs = next(iter(instruments().values())).response_scale
+    clinic.audit(db.session, therapist().id, "view client", client_id=client.id)
+    return render_template(
+        "therapist/client.html",
+        client=client,
+        submissions=submissions,
+        scored=scored,
+        notes=notes,
+        changes=change_summary(scored) if scored else None,
+        chart=trend_chart(scored, rs.min, rs.max),
+        invites=clinic.client_invites(db.session, client.id),
+        invite_state=clinic.invite_state,
+        invite_form=invite_form,
+        delete_form=DeleteForm(),
+        bank=instruments(),
+        client_sees=clinic.CLIENT_SEES,
+    ), status
+
+
+@bp.get("/clients/<int:client_id>")
+def client(client_id: int) -> tuple[str, int]:
+    return _client_page(own_client(client_id), _invite_form())
+
+
+@bp.post("/clients/<int:client_id>/invites")
+def create_invite(client_id: int) -> tuple[str, int]:
+    client = own_client(client_id)
+    form = _invite_form()
+    if not form.validate_on_submit():
+        return _client_page(client, form, 422)
+    invite, token = clinic.create_invite(
+        db.session, client, text(form.instrument), text(form.client_sees), int(form.days.data or 14)
+    )
+    link = url_for("invite.start", token=token, _external=True)
+    return render_template(
+        "therapist/invite_link.html",
+        client=client,
+        invite=invite,
+        link=link,
+        instrument=instruments()[invite.instrument_id],
+    ), 201
+
+
+@bp.post("/clients/<int:client_id>/invites/<int:invite_id>/revoke")
+def revoke_invite(client_id: int, invite_id: int) -> Response:
+    client = own_client(client_id)
+    if not clinic.revoke_invite(db.session, client, invite_id):
+        abort(404)
+    flash("The invitation was withdrawn; its link no longer works.")
+    return redirect(url_for("therapist.client", client_id=client.id), code=303)
+
+
+@bp.post("/clients/<int:client_id>/delete")
+def delete_client(client_id: int) -> Any:
+    client = own_client(client_id)
+    form = DeleteForm()
+    if not form.validate_on_submit() or (form.confirm.data or "").strip() != client.label:
+        flash("Nothing was deleted: type the client's label exactly to confirm.")
+        return redirect(url_for("therapist.client", client_id=client.id), code=303)
+    clinic.delete_client(db.session, therapist().id, client.id)
+    flash(f"{client.label} and all their answers, results and invitations were deleted.")
+    return redirect(url_for("therapist.dashboard"), code=303)
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    page = clinic.audit_log(db.session, therapist().id, _page_arg())
+    return render_template("therapist/audit.html", page=page)
