@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import (
     EqualTo,
     InputRequired,
@@ -114,7 +115,7 @@ class InviteForm(FlaskForm):  # type: ignore[misc]
     instrument = RadioField("Questionnaire", validators=[InputRequired()])
     client_sees = RadioField(
         "After finishing, the client sees",
-        choices=list(CLIENT_SEES.items()),
+        choices=[SelectChoice(k, v) for k, v in CLIENT_SEES.items()],
         default="results",
         validators=[InputRequired()],
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 
 from .. import clinic
 from ..change import Administration, change_summary, trend_chart
@@ -87,7 +88,7 @@ def _administrations(submissions: list[Submission]) -> tuple[list[Administration
 def _invite_form() -> InviteForm:
     form = InviteForm()
     form.instrument.choices = [
-        (i.id, f"{i.title} ({len(i.items)} statements)") for i in instruments().values()
+        SelectChoice(i.id, f"{i.title} ({len(i.items)} statements)") for i in instruments().values()
     ]
     if form.instrument.data is None:
         form.instrument.data = current_app.config["DEFAULT_INSTRUMENT"]
