@@ -132,9 +132,7 @@ def list_clients(
                 Invite.expires_at > now,
             )
             .group_by(Invite.client_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rows = []
     for c in clients:
@@ -240,39 +238,31 @@ def client_invites(session: Session, client_id: int) -> list[Invite]:
 
 def open_invites(session: Session, therapist_id: int, limit: int = 20) -> list[tuple[Invite, str]]:
     """The therapist's invites still waiting for the client, oldest first, with the label."""
-    rows = (
-        session.execute(
-            select(Invite, Client.label)
-            .join(Client, Client.id == Invite.client_id)
-            .where(
-                Client.therapist_id == therapist_id,
-                Invite.completed_at.is_(None),
-                Invite.revoked_at.is_(None),
-                Invite.expires_at > utcnow(),
-            )
-            .order_by(Invite.created_at)
-            .limit(limit)
+    rows = session.execute(
+        select(Invite, Client.label)
+        .join(Client, Client.id == Invite.client_id)
+        .where(
+            Client.therapist_id == therapist_id,
+            Invite.completed_at.is_(None),
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > utcnow(),
         )
-        .tuples()
-        .all()
-    )
+        .order_by(Invite.created_at)
+        .limit(limit)
+    ).all()
     return list(rows)
 
 
 def recent_completed(
     session: Session, therapist_id: int, limit: int = 10
 ) -> list[tuple[Submission, str]]:
-    rows = (
-        session.execute(
-            select(Submission, Client.label)
-            .join(Client, Client.id == Submission.client_id)
-            .where(Client.therapist_id == therapist_id)
-            .order_by(Submission.finished_at.desc())
-            .limit(limit)
-        )
-        .tuples()
-        .all()
-    )
+    rows = session.execute(
+        select(Submission, Client.label)
+        .join(Client, Client.id == Submission.client_id)
+        .where(Client.therapist_id == therapist_id)
+        .order_by(Submission.finished_at.desc())
+        .limit(limit)
+    ).all()
     return list(rows)
 
 

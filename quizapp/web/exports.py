@@ -198,15 +198,11 @@ def _fhir(clients: list[tuple[int, str]]) -> str:
 
 
 def _all_clients() -> list[tuple[int, str]]:
-    rows = (
-        db.session.execute(
-            select(Client.id, Client.label)
-            .where(Client.therapist_id == therapist().id)
-            .order_by(Client.id)
-        )
-        .tuples()
-        .all()
-    )
+    rows = db.session.execute(
+        select(Client.id, Client.label)
+        .where(Client.therapist_id == therapist().id)
+        .order_by(Client.id)
+    ).all()
     return list(rows)
 
 
