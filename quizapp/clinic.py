@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,6 +226,19 @@ def find_invite(session: Session, token: str) -> Invite | None:
     if not 16 <= len(token) <= 64:
         return None
     return session.scalars(select(Invite).where(Invite.token_hash == _token_digest(token))).first()
+
+
+def clear_expired_drafts(session: Session, therapist_id: int) -> None:
+    """Drop unfinished answers of this therapist's expired invitations (revoking drops them at
+    once; an expired link can no longer be finished, so its answers serve nobody)."""
+    mine = select(Client.id).where(Client.therapist_id == therapist_id)
+    session.execute(
+        update(Invite)
+        .where(Invite.client_id.in_(mine), Invite.draft.is_not(None),
+               Invite.completed_at.is_(None), Invite.expires_at <= utcnow())
+        .values(draft=None)
+    )  # fmt: skip
+    session.commit()
 
 
 def client_invites(session: Session, client_id: int) -> list[Invite]:

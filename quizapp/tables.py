@@ -193,7 +193,7 @@ class Invite(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     consent_version: Mapped[str | None] = mapped_column(String(40), default=None)
-    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     draft_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     submission_id: Mapped[int | None] = mapped_column(

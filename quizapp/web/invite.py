@@ -38,6 +38,9 @@ def _open_invite(token: str) -> tuple[Invite, Therapist]:
         abort(404)
     state = clinic.invite_state(invite)
     if state in GONE:
+        if invite.draft is not None:  # unfinished answers do not outlive the invitation
+            invite.draft = None
+            db.session.commit()
         abort(410, GONE[state])
     client = db.session.get(Client, invite.client_id)
     assert client is not None
@@ -83,6 +86,8 @@ def _quiz(token: str, invite: Invite, form: Any, status: int = 200) -> tuple[str
 def answer(token: str) -> Any:
     invite, therapist = _open_invite(token)
     if invite.completed_at is not None:
+        if request.method == "POST":
+            abort(409, "These answers were already sent. Your therapist has them.")
         return redirect(url_for("invite.start", token=token))
     if invite.consented_at is None:
         flash("Please read what will be shared and agree first.")

@@ -43,6 +43,7 @@ def _page_arg() -> int:
 def dashboard() -> str:
     form = SearchForm(request.args)
     search = (form.q.data or "")[:80]
+    clinic.clear_expired_drafts(db.session, therapist().id)
     page = clinic.list_clients(db.session, therapist().id, search, _page_arg())
     return render_template(
         "therapist/dashboard.html",

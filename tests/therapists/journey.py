@@ -121,3 +121,26 @@ def answers_for(instrument_id: str, anxiety: int, avoidance: int) -> dict[str, i
     instrument = load_bank(REPO / "items")[instrument_id]
     raw = raw_answers(instrument, [anxiety], [avoidance])
     return {key: int(value) for key, value in raw.items() if value is not None}
+
+
+def administer(
+    t: Therapist, client_id: int, answers: dict[str, int], client_sees: str = "results"
+) -> tuple[TestResponse, int]:
+    """Invite, consent and answer as the client (a fresh browser); the response to the answers
+    and the id of the result stored."""
+    from sqlalchemy import func, select
+
+    from quizapp.extensions import db
+    from quizapp.tables import Submission
+
+    app = t.web.application
+    path = invite(t, client_id, client_sees=client_sees)
+    web = app.test_client()
+    assert consent(web, path).status_code == 303
+    response = answer(web, path, answers)
+    assert response.status_code in (200, 303), response.get_data(as_text=True)
+    with app.app_context():
+        latest = select(func.max(Submission.id)).where(Submission.client_id == client_id)
+        submission_id = db.session.scalar(latest)
+    assert submission_id is not None
+    return response, submission_id
