@@ -23,23 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
-from sqlalchemy import insert, select, text
+from reports import timed  # the same timing loop as the reports benchmark
+from sqlalchemy import insert, select
 
 from quizapp import create_app
-from quizapp.database import make_engine
+from quizapp.database import make_engine, migrate_fresh
 from quizapp.receipts import digest, new_code
-from quizapp.tables import Base, Client, Invite, Submission, Therapist
+from quizapp.tables import Client, Invite, Submission, Therapist
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def summary(label: str, times: list[float]) -> float:
@@ -50,19 +42,6 @@ def summary(label: str, times: list[float]) -> float:
         f"{label:<48} median {median * 1000:8.2f} ms   p95 {p95 * 1000:8.2f} ms   (n={len(times)})"
     )
     return median
-
-
-def migrate(url: str) -> None:
-    from alembic import command
-
-    from quizapp.database import alembic_config
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    command.upgrade(alembic_config(url), "head")
 
 
 def fill(url: str, therapist_id: int, clients: int) -> None:
@@ -109,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/dashboard.db"
-        migrate(url)
+        migrate_fresh(url)
         app = create_app({
             "SECRET_KEY": "bench", "DATABASE_URL": url, "ITEMS_DIR": str(REPO / "items"),
             "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False,

@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -30,6 +30,21 @@ def alembic_config(url: str) -> AlembicConfig:
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(slug)s_%%(rev)s")
     return cfg
+
+
+def migrate_fresh(url: str) -> None:
+    """Drop every table there and build the schema with the real migrations (tests and
+    benchmarks; never called by the app)."""
+    from alembic import command
+
+    from .tables import Base
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    command.upgrade(alembic_config(url), "head")
 
 
 def make_engine(url: str, **options: Any) -> Engine:

@@ -9,27 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
 
 from quizapp import create_app
-from quizapp.database import alembic_config, make_engine
-from quizapp.tables import Base
+from quizapp.database import migrate_fresh
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
-def migrate_fresh(url: str) -> None:
-    """Drop whatever is there and build the schema with the real migrations."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    command.upgrade(alembic_config(url), "head")
 
 
 @pytest.fixture(params=BACKENDS)
