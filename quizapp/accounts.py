@@ -104,12 +104,11 @@ def authenticate(
     were too many recent failures for the address or the account (checked before the password,
     so a throttled guess learns nothing)."""
     email = normalise_email(email)
-    keys = {_key(secret, "email", email): throttle.per_account,
-            _key(secret, "addr", address): throttle.per_address}  # fmt: skip
+    keys = failure_keys(secret, email, address)
     now = utcnow()
     since = now - throttle.window
     session.execute(delete(SignInFailure).where(SignInFailure.at < since))
-    for key, limit in keys.items():
+    for key, limit in zip(keys, (throttle.per_account, throttle.per_address), strict=True):
         rows = session.execute(
             select(func.count(), func.min(SignInFailure.at))
             .where(SignInFailure.key_hash == key, SignInFailure.at >= since)
@@ -127,12 +126,13 @@ def authenticate(
     return None
 
 
-def record_failure(session: Session, keys: dict[bytes, int] | list[bytes]) -> None:
+def record_failure(session: Session, keys: list[bytes]) -> None:
     session.add_all(SignInFailure(key_hash=key) for key in keys)
     session.commit()
 
 
 def failure_keys(secret: str, email: str, address: str) -> list[bytes]:
+    """The throttle keys of a sign-in: the account's, then the network address's."""
     return [_key(secret, "email", normalise_email(email)), _key(secret, "addr", address)]
 
 
