@@ -49,7 +49,8 @@ def security_headers(response: Response) -> Response:
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "interest-cohort=(), camera=(), microphone=(), geolocation=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.blueprint in {"quiz", "results"} or request.path.startswith("/open"):
+    private = {"quiz", "results", "invite", "therapist", "auth"}  # answers, results, accounts
+    if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
     return response
 

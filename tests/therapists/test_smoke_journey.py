@@ -29,3 +29,15 @@ def test_journey_invite_consent_answer_review_export(app: Flask, therapist: Ther
         "Questionnaire",
         "QuestionnaireResponse",
     ]
+
+
+def test_client_data_pages_are_never_cached(app: Flask, therapist: Therapist) -> None:
+    client_id = add_client(therapist, "C-018")
+    path = invite(therapist, client_id)
+    visitor = app.test_client()
+    pages = [(therapist.web, "/therapist/"), (therapist.web, f"/therapist/clients/{client_id}"),
+             (therapist.web, "/account/"), (visitor, path)]  # fmt: skip
+    for web, page in pages:
+        response = web.get(page)
+        assert response.status_code == 200, page
+        assert response.headers["Cache-Control"] == "no-store", page
