@@ -27,6 +27,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
         "SECRET_KEY": secret_key(instance_path),
         "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
+        "CELERY_BROKER_URL": os.environ.get("QUIZAPP_CELERY_BROKER_URL") or None,
         "MAIL_OUTBOX": os.environ.get("QUIZAPP_MAIL_OUTBOX", str(Path(instance_path) / "outbox")),
         "MAIL_FROM": os.environ.get("QUIZAPP_MAIL_FROM", DEFAULTS["MAIL_FROM"]),
         "MAIL_SMTP_HOST": os.environ.get("QUIZAPP_SMTP_HOST") or None,
@@ -70,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_PRERENDER": True,  # render the client report right after each submission
     "REPORTS_INLINE": False,  # True: render in the request (tests); False: in a thread pool
     "REPORT_WORKERS": 1,
+    "CELERY_BROKER_URL": None,  # e.g. redis://127.0.0.1:6379/0: render on Celery workers
     "CONTENT_DIR": str(REPO_ROOT / "content"),
     "RULES_FILE": str(REPO_ROOT / "rules" / "interpretation.toml"),
     "MODELS_DIR": str(REPO_ROOT / "models"),

@@ -139,18 +139,33 @@ def render_and_store(
 
 
 class ReportRenderer:
-    """Runs an app's render jobs after submissions: in a thread pool, or inline if configured."""
+    """Runs an app's render jobs after submissions: on Celery with Redis when
+    ``CELERY_BROKER_URL`` is set, else in a thread pool, or inline if configured."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._pool: ThreadPoolExecutor | None = None
-        if not app.config["REPORTS_INLINE"]:
+        self._queue = bool(app.config.get("CELERY_BROKER_URL"))
+        if self._queue:
+            from .report_queue import make_celery
+
+            app.extensions["celery"] = make_celery(app)
+        elif not app.config["REPORTS_INLINE"]:
             self._pool = ThreadPoolExecutor(
                 max_workers=app.config["REPORT_WORKERS"], thread_name_prefix="report"
             )
 
     def schedule(self, submission_id: int, receipt: str) -> Future[None] | None:
-        """Render the client report of a new submission (A4) without delaying the response."""
+        """Render the client report of a new submission (A4) without delaying the response:
+        on the Celery queue when a broker is configured, else in this process's pool."""
+        if self._queue:
+            from .report_queue import enqueue
+
+            try:
+                enqueue(self.app, submission_id, receipt)
+            except Exception:  # broker down: the download renders on request instead
+                log.exception("could not queue the report of submission %s", submission_id)
+            return None
         if self._pool is None:
             self._job(submission_id, receipt)
             return None

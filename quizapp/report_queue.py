@@ -1,0 +1,81 @@
+"""PDF rendering on a real job queue (Celery with Redis) for deployments with several app
+servers: set ``QUIZAPP_CELERY_BROKER_URL`` (e.g. ``redis://127.0.0.1:6379/0``) and run
+``.venv/bin/celery -A quizapp.celery_worker:celery worker``. Without it, each app process
+renders in its own small thread pool (``report_jobs.ReportRenderer``), so the embedded default
+needs no broker.
+
+The job needs the receipt code (the stored PDF is sealed with a key derived from it), and a
+broker is one more place data passes through, so the code travels sealed with a key derived
+from the app's secret key, which the app and its workers share; the broker only ever sees
+the submission id and ciphertext.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+
+from celery import Celery
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask
+
+log = logging.getLogger(__name__)
+TASK = "quizapp.render_report"
+QUEUE = "reports"
+RETRIES = 3
+
+
+def _key(secret: str) -> bytes:
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"secure-base/queue", info=b"receipt-v1")
+    return hkdf.derive(secret.encode())
+
+
+def seal_receipt(secret: str, receipt: str) -> str:
+    nonce = os.urandom(12)
+    body = AESGCM(_key(secret)).encrypt(nonce, receipt.encode("ascii"), b"render")
+    return base64.urlsafe_b64encode(nonce + body).decode("ascii")
+
+
+def open_receipt(secret: str, sealed: str) -> str:
+    blob = base64.urlsafe_b64decode(sealed.encode("ascii"))
+    return AESGCM(_key(secret)).decrypt(blob[:12], blob[12:], b"render").decode("ascii")
+
+
+def make_celery(app: Flask) -> Celery:
+    """A Celery app bound to this Flask app, with the render task registered."""
+    celery = Celery(app.import_name, broker=app.config["CELERY_BROKER_URL"], set_as_current=False)
+    celery.conf.update(
+        task_ignore_result=True,  # the result is the stored PDF
+        task_acks_late=True,  # a worker that dies mid-render leaves the job for another
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # renders are long: one at a time per worker process
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+
+    @celery.task(name=TASK, bind=True, max_retries=RETRIES, shared=False)  # type: ignore[untyped-decorator]
+    def render_report(task: object, submission_id: int, sealed: str) -> None:
+        from .extensions import db
+        from .report_jobs import render_and_store
+
+        receipt = open_receipt(app.config["SECRET_KEY"], sealed)
+        with app.app_context():
+            row = render_and_store(app, db.session, submission_id, receipt=receipt, attempts=1)
+            failed = row is not None and row.status == "failed"
+        if failed:
+            retries = task.request.retries  # type: ignore[attr-defined]
+            raise task.retry(countdown=2**retries)  # type: ignore[attr-defined]
+
+    return celery
+
+
+def enqueue(app: Flask, submission_id: int, receipt: str) -> None:
+    """Send one client-report job to the broker."""
+    celery: Celery = app.extensions["celery"]
+    celery.send_task(TASK, args=[submission_id, seal_receipt(app.config["SECRET_KEY"], receipt)])
