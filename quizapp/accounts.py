@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +19,6 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -158,17 +154,15 @@ def set_password(session: Session, ph: PasswordHasher, therapist: Therapist, pas
 
 
 def _totp_key(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"secure-base/totp", info=b"totp-v1")
-    return hkdf.derive(secret.encode())
+    return receipts.derive_key(secret, b"secure-base/totp", b"totp-v1")
 
 
 def seal_totp(secret: str, totp_secret: str) -> bytes:
-    nonce = os.urandom(12)
-    return nonce + AESGCM(_totp_key(secret)).encrypt(nonce, totp_secret.encode(), b"totp")
+    return receipts.encrypt(_totp_key(secret), totp_secret.encode(), b"totp")
 
 
 def unseal_totp(secret: str, blob: bytes) -> str:
-    return AESGCM(_totp_key(secret)).decrypt(blob[:12], blob[12:], b"totp").decode()
+    return receipts.decrypt(_totp_key(secret), blob, b"totp").decode()
 
 
 def new_totp_secret() -> str:
@@ -275,10 +269,6 @@ def recovery_codes_left(session: Session, therapist: Therapist) -> int:
 # ---- Password reset ------------------------------------------------------------------------
 
 
-def _token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def start_reset(session: Session, email: str) -> tuple[Therapist, str] | None:
     """A new single-use reset token for the account, or None if there is no such account."""
     therapist = session.scalars(
@@ -287,7 +277,7 @@ def start_reset(session: Session, email: str) -> tuple[Therapist, str] | None:
     if therapist is None:
         return None
     token = secrets.token_urlsafe(32)
-    session.add(PasswordReset(therapist_id=therapist.id, token_hash=_token_digest(token),
+    session.add(PasswordReset(therapist_id=therapist.id, token_hash=receipts.token_digest(token),
                               expires_at=utcnow() + RESET_LIFETIME))  # fmt: skip
     session.commit()
     return therapist, token
@@ -296,7 +286,7 @@ def start_reset(session: Session, email: str) -> tuple[Therapist, str] | None:
 def find_reset(session: Session, token: str) -> PasswordReset | None:
     """The reset for a token if it is unused and unexpired."""
     reset = session.scalars(
-        select(PasswordReset).where(PasswordReset.token_hash == _token_digest(token))
+        select(PasswordReset).where(PasswordReset.token_hash == receipts.token_digest(token))
     ).first()
     if reset is None or reset.used_at is not None:
         return None

@@ -6,7 +6,6 @@ cannot forget the ownership check: another therapist's client is simply not foun
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from collections.abc import Mapping
@@ -182,10 +181,6 @@ def get_administration(
 # ---- Invites -------------------------------------------------------------------------------
 
 
-def _token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def create_invite(
     session: Session, client: Client, instrument_id: str, client_sees: str, days: int
 ) -> tuple[Invite, str]:
@@ -193,7 +188,7 @@ def create_invite(
     token = secrets.token_urlsafe(24)
     invite = Invite(
         client_id=client.id,
-        token_hash=_token_digest(token),
+        token_hash=receipts.token_digest(token),
         instrument_id=instrument_id,
         client_sees=client_sees,
         expires_at=utcnow() + timedelta(days=days),
@@ -225,7 +220,9 @@ def invite_state(invite: Invite) -> str:
 def find_invite(session: Session, token: str) -> Invite | None:
     if not 16 <= len(token) <= 64:
         return None
-    return session.scalars(select(Invite).where(Invite.token_hash == _token_digest(token))).first()
+    return session.scalars(
+        select(Invite).where(Invite.token_hash == receipts.token_digest(token))
+    ).first()
 
 
 def clear_expired_drafts(session: Session, therapist_id: int) -> None:

@@ -41,26 +41,44 @@ def digest(code: str) -> bytes:
     return hashlib.sha256(code.encode("ascii")).digest()
 
 
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a random token (invite links, reset links): what is stored instead of it."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def derive_key(material: str, salt: bytes, info: bytes) -> bytes:
+    """A 256-bit key from a secret (a receipt code, the app's secret key) with HKDF-SHA256."""
+    return HKDF(algorithm=SHA256(), length=32, salt=salt, info=info).derive(material.encode())
+
+
+def encrypt(key: bytes, data: bytes, aad: bytes | None = None) -> bytes:
+    """AES-256-GCM with a fresh 96-bit nonce, returned in front of the ciphertext."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(key).encrypt(nonce, data, aad)
+
+
+def decrypt(key: bytes, blob: bytes, aad: bytes | None = None) -> bytes:
+    """Undo :func:`encrypt`; raises ``cryptography.exceptions.InvalidTag`` if anything differs."""
+    return AESGCM(key).decrypt(blob[:12], blob[12:], aad)
+
+
 _SEAL_MAGIC = b"SB1"
 
 
 def _report_key(code: str) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"secure-base/report", info=b"pdf-v1")
-    return hkdf.derive(code.encode("ascii"))
+    return derive_key(code, b"secure-base/report", b"pdf-v1")
 
 
 def seal(code: str, data: bytes) -> bytes:
     """Encrypt ``data`` (AES-256-GCM) with a key only the holder of ``code`` can derive."""
-    nonce = os.urandom(12)
-    return _SEAL_MAGIC + nonce + AESGCM(_report_key(code)).encrypt(nonce, data, None)
+    return _SEAL_MAGIC + encrypt(_report_key(code), data)
 
 
 def unseal(code: str, blob: bytes) -> bytes:
     """Decrypt what :func:`seal` made; raises ``ValueError`` for a wrong code or damaged data."""
     if not blob.startswith(_SEAL_MAGIC):
         raise ValueError("not a sealed report")
-    nonce, body = blob[3:15], blob[15:]
     try:
-        return AESGCM(_report_key(code)).decrypt(nonce, body, None)
+        return decrypt(_report_key(code), blob[len(_SEAL_MAGIC) :])
     except Exception as exc:  # cryptography raises InvalidTag
         raise ValueError("the report cannot be opened with this code") from exc

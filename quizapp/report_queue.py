@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 
 from celery import Celery
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask
+
+from . import receipts
 
 log = logging.getLogger(__name__)
 TASK = "quizapp.render_report"
@@ -29,19 +27,17 @@ RETRIES = 3
 
 
 def _key(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"secure-base/queue", info=b"receipt-v1")
-    return hkdf.derive(secret.encode())
+    return receipts.derive_key(secret, b"secure-base/queue", b"receipt-v1")
 
 
 def seal_receipt(secret: str, receipt: str) -> str:
-    nonce = os.urandom(12)
-    body = AESGCM(_key(secret)).encrypt(nonce, receipt.encode("ascii"), b"render")
-    return base64.urlsafe_b64encode(nonce + body).decode("ascii")
+    blob = receipts.encrypt(_key(secret), receipt.encode("ascii"), b"render")
+    return base64.urlsafe_b64encode(blob).decode("ascii")
 
 
 def open_receipt(secret: str, sealed: str) -> str:
     blob = base64.urlsafe_b64decode(sealed.encode("ascii"))
-    return AESGCM(_key(secret)).decrypt(blob[:12], blob[12:], b"render").decode("ascii")
+    return receipts.decrypt(_key(secret), blob, b"render").decode("ascii")
 
 
 def make_celery(app: Flask) -> Celery:

@@ -12,6 +12,12 @@ def instruments() -> dict[str, Instrument]:
     return bank
 
 
+def scoring_instrument(instrument_id: str, version: str) -> Instrument | None:
+    """The loaded instrument a stored result was made with, or None if that version is gone."""
+    instrument = instruments().get(instrument_id)
+    return instrument if instrument is not None and instrument.version == version else None
+
+
 def get_instrument(instrument_id: str) -> Instrument:
     instrument = instruments().get(instrument_id)
     if instrument is None:

@@ -101,6 +101,11 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _start_session(account: Therapist) -> None:
+    login_user(SignedIn(account))
+    session["seen"] = time.time()
+
+
 def check_idle() -> Response | None:
     """Sign out after ``SESSION_IDLE_MINUTES`` without a request."""
     if not current_user.is_authenticated:
@@ -131,8 +136,7 @@ def sign_up() -> Any:
         except accounts.EmailTaken:
             add_error(form.email, "An account with this address exists; sign in instead.")
         else:
-            login_user(SignedIn(account))
-            session["seen"] = time.time()
+            _start_session(account)
             return redirect(url_for("auth.setup_two_factor"), code=303)
     return render_template("auth/sign_up.html", form=form), 422 if form.errors else 200
 
@@ -162,8 +166,7 @@ def sign_in() -> Any:
             add_error(form.password, "The e-mail address or the password is wrong.")
             return render_template("auth/sign_in.html", form=form), 422
         if account.totp_secret is None:
-            login_user(SignedIn(account))
-            session["seen"] = time.time()
+            _start_session(account)
             return redirect(url_for("therapist.dashboard"), code=303)
         session["pending"] = {"id": account.id, "epoch": account.session_epoch, "at": time.time()}
         return redirect(url_for("auth.second_factor"), code=303)
@@ -187,8 +190,7 @@ def second_factor() -> Any:
             db.session, current_app.config["SECRET_KEY"], account, text(form.code)
         ):
             session.pop("pending", None)
-            login_user(SignedIn(account))
-            session["seen"] = time.time()
+            _start_session(account)
             return redirect(url_for("therapist.dashboard"), code=303)
         accounts.record_failure(db.session, keys)
         session.pop("pending", None)  # a wrong code means starting again, password included

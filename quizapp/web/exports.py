@@ -19,7 +19,7 @@ from ..extensions import db
 from ..report_jobs import PAGE_SIZES, build_pdf, report_data_for
 from ..scoring.engine import score
 from ..tables import Client, Submission, aware
-from . import instruments
+from . import instruments, scoring_instrument
 from .auth import therapist
 from .therapist import bp, own_client
 
@@ -140,9 +140,8 @@ def _csv(clients: list[tuple[int, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    bank = instruments()
     for client_id, label, s in _rows(clients):
-        instrument = bank.get(s.instrument_id)
+        instrument = scoring_instrument(s.instrument_id, s.instrument_version)
         row: list[object] = [
             client_id,
             _safe(label),
@@ -152,11 +151,7 @@ def _csv(clients: list[tuple[int, str]]) -> str:
             s.instrument_version,
             len(s.answers),
         ]
-        scales = (
-            score(instrument, s.answers).scales
-            if instrument and instrument.version == s.instrument_version
-            else {}
-        )
+        scales = score(instrument, s.answers).scales if instrument else {}
         for scale in SCALES:
             sc = scales.get(scale)
             if sc is None or sc.score is None:
@@ -174,7 +169,6 @@ def _csv(clients: list[tuple[int, str]]) -> str:
 
 
 def _fhir(clients: list[tuple[int, str]]) -> str:
-    bank = instruments()
     administrations: list[fhir.Administration] = [
         {
             "administration_id": s.id,
@@ -186,11 +180,11 @@ def _fhir(clients: list[tuple[int, str]]) -> str:
             "client_label": label,
         }
         for client_id, label, s in _rows(clients)
-        if s.instrument_id in bank and bank[s.instrument_id].version == s.instrument_version
+        if scoring_instrument(s.instrument_id, s.instrument_version)
     ]
     document = fhir.bundle(
         administrations,
-        instruments=bank,
+        instruments=instruments(),
         base_url=current_app.config["BASE_URL"],
         timestamp=datetime.now(UTC),
     )

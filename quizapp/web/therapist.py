@@ -15,7 +15,7 @@ from ..change import Administration, change_summary, trend_chart
 from ..extensions import db
 from ..scoring.engine import score
 from ..tables import Client, Submission
-from . import instruments
+from . import instruments, scoring_instrument
 from .account_forms import ClientForm, DeleteForm, InviteForm, SearchForm, add_error, text
 from .auth import therapist, two_factor_required
 
@@ -72,10 +72,10 @@ def new_client() -> Any:
 
 def _administrations(submissions: list[Submission]) -> tuple[list[Administration], list[str]]:
     """Scored administrations for the change and trend views, and notes on any left out."""
-    bank, scored, notes = instruments(), [], []
+    scored, notes = [], []
     for s in submissions:
-        instrument = bank.get(s.instrument_id)
-        if instrument is None or instrument.version != s.instrument_version:
+        instrument = scoring_instrument(s.instrument_id, s.instrument_version)
+        if instrument is None:
             notes.append(
                 f"Result {s.id} used {s.instrument_id} {s.instrument_version}, which "
                 "this site no longer scores; it is left out of the chart."
