@@ -15,6 +15,7 @@ import mimetypes
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "report_templates"
 TEMPLATES = {"client": "client.html", "therapist": "therapist.html"}
 STYLESHEET = "report.css"
+USER_AGENT = "user-agent.css"
 PAGE_SIZES = {"A4": "A4", "Letter": "letter"}
 
 
@@ -99,6 +101,13 @@ def render_html(data: dict[str, Any], kind: str, *, templates_dir: Path = TEMPLA
     return template.render(**data)
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    fonts: FontConfiguration
+    sheets: dict[str, list[weasyprint.CSS]]  # by page size: report.css, then the size
+    user_agent: weasyprint.CSS | None  # user-agent.css, or None for WeasyPrint's own
+
+
 class _Styles(threading.local):
     """Parsed stylesheets and loaded fonts, per thread and templates folder.
 
@@ -108,9 +117,9 @@ class _Styles(threading.local):
     """
 
     def __init__(self) -> None:
-        self.by_folder: dict[Path, tuple[FontConfiguration, dict[str, list[weasyprint.CSS]]]] = {}
+        self.by_folder: dict[Path, _Loaded] = {}
 
-    def get(self, folder: Path, page_size: str) -> tuple[FontConfiguration, list[weasyprint.CSS]]:
+    def get(self, folder: Path) -> _Loaded:
         if folder not in self.by_folder:
             fonts = FontConfiguration()
             fetcher = SafeFetcher(folder)
@@ -122,9 +131,30 @@ class _Styles(threading.local):
                 name: [main, weasyprint.CSS(string=f"@page {{ size: {size}; }}")]
                 for name, size in PAGE_SIZES.items()
             }
-            self.by_folder[folder] = (fonts, sheets)
-        fonts, sheets = self.by_folder[folder]
-        return fonts, sheets[page_size]
+            ua_file = folder / USER_AGENT
+            user_agent = (
+                weasyprint.CSS(string=ua_file.read_text(encoding="utf-8"), url_fetcher=fetcher)
+                if ua_file.is_file()
+                else None
+            )
+            self.by_folder[folder] = _Loaded(fonts, sheets, user_agent)
+        return self.by_folder[folder]
+
+
+class _ReportHTML(weasyprint.HTML):  # type: ignore[misc]  # WeasyPrint ships no type information
+    """A document laid out with the report's own HTML defaults (``user-agent.css``).
+
+    ``_ua_stylesheets`` is the hook WeasyPrint's own ``HTML`` uses to pick its defaults; it
+    is not public API, so WeasyPrint is pinned and ``tests/reports/test_user_agent.py``
+    checks the result against WeasyPrint's own defaults.
+    """
+
+    def __init__(self, user_agent: weasyprint.CSS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._user_agent = user_agent
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[weasyprint.CSS]:
+        return [self._user_agent]
 
 
 _styles = _Styles()
@@ -167,22 +197,29 @@ def html_to_pdf(
     page_size: str = "A4",
     templates_dir: Path = TEMPLATES_DIR,
     url_fetcher: SafeFetcher | None = None,
+    weasyprint_defaults: bool = False,
 ) -> bytes:
     """Lay out report HTML as a tagged PDF (PDF/UA-1) on A4 or US Letter pages.
 
-    The HTML gets the folder's ``report.css`` and the page size as stylesheets; anything
+    The HTML gets the folder's ``report.css`` and the page size as stylesheets, over the
+    folder's ``user-agent.css`` as HTML defaults (WeasyPrint's own defaults if the folder has
+    none, or with ``weasyprint_defaults``, which the tests use for comparison). Anything
     else it refers to is loaded through ``url_fetcher`` (a :class:`SafeFetcher` by default).
     """
     if page_size not in PAGE_SIZES:
         raise ValueError(f"page_size must be one of {sorted(PAGE_SIZES)}, not {page_size!r}")
     folder = Path(templates_dir).resolve()
     fetcher = url_fetcher if url_fetcher is not None else SafeFetcher(folder)
-    fonts, stylesheets = _styles.get(folder, page_size)
+    loaded = _styles.get(folder)
+    source = {"string": html, "base_url": folder.as_uri() + "/", "url_fetcher": fetcher}
     with _cyclic_gc_paused():
-        document = weasyprint.HTML(string=html, base_url=folder.as_uri() + "/", url_fetcher=fetcher)
+        if loaded.user_agent is None or weasyprint_defaults:
+            document = weasyprint.HTML(**source)
+        else:
+            document = _ReportHTML(loaded.user_agent, **source)
         pdf: bytes = document.write_pdf(
-            stylesheets=stylesheets,
-            font_config=fonts,
+            stylesheets=loaded.sheets[page_size],
+            font_config=loaded.fonts,
             pdf_variant="pdf/ua-1",
             pdf_tags=True,
             presentational_hints=False,
