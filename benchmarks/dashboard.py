@@ -26,10 +26,10 @@ import pyotp
 from reports import timed  # the same timing loop as the reports benchmark
 from sqlalchemy import insert, select
 
-from quizapp import create_app
-from quizapp.database import make_engine, migrate_fresh
-from quizapp.receipts import digest, new_code
-from quizapp.tables import Client, Invite, Submission, Therapist
+from quizapp.app import create_app
+from quizapp.storage.database import make_engine, migrate_fresh
+from quizapp.storage.receipts import digest, new_code
+from quizapp.storage.tables import Client, Invite, Submission, Therapist
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def main() -> None:
                       data={"pending": pending, "code": pyotp.TOTP(secret).now()})  # fmt: skip
         assert ok.status_code == 200, ok.status_code
         with app.app_context():
-            from quizapp.extensions import db
+            from quizapp.web.extensions import db
 
             therapist_id = db.session.scalars(select(Therapist.id)).one()
         start = time.perf_counter()
@@ -125,7 +125,7 @@ def main() -> None:
             return run
 
         with app.app_context():
-            from quizapp.extensions import db
+            from quizapp.web.extensions import db
 
             some_client = db.session.scalars(
                 select(Client.id).where(Client.label == f"C-{middle:05d}")).one()  # fmt: skip
@@ -147,7 +147,7 @@ def main() -> None:
             print(f"{'':<48} ratio to baseline {median / baseline:6.1f}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{'peak RSS':<48} {peak:.1f} MiB")
-        app.extensions["database"][0].dispose()
+        app.extensions["database"].dispose()
 
 
 if __name__ == "__main__":

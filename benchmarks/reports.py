@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from quizapp.pipeline.sample import sample_inputs
 from quizapp.reports.data import report_data
 from quizapp.reports.render import render_pdf
-from quizapp.reports.sample import sample_inputs
 
 
 def rss_mib() -> float:
@@ -71,15 +71,15 @@ def bench_render(timed_n: int, renders: int) -> None:
 
 
 def bench_serve(n: int) -> None:
-    from quizapp import create_app
-    from quizapp.database import alembic_config
+    from quizapp.app import create_app
+    from quizapp.storage.database import alembic_config
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         from alembic import command
 
         command.upgrade(alembic_config(url), "head")
-        config = {"SECRET_KEY": "bench", "DATABASE_URL": url, "REPORTS_INLINE": True,
+        config = {"SECRET_KEY": "bench", "DATABASE_URL": url, "REPORT_WORKERS": 0,
                   "ITEMS_DIR": str(Path(__file__).parents[1] / "items"),
                   "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False}  # fmt: skip
         app = create_app(config)
@@ -104,7 +104,7 @@ def bench_serve(n: int) -> None:
             f"{'ratio stored PDF / plain page (medians)':<44} "
             f"{statistics.median(served) / statistics.median(plain):.2f}"
         )
-        app.extensions["database"][0].dispose()
+        app.extensions["database"].dispose()
 
 
 def subsetter() -> str:

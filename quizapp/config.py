@@ -1,42 +1,26 @@
-"""Configuration: defaults here, overridden by QUIZAPP_* / DATABASE_URL environment variables."""
+"""Every setting in one table: its key, the environment variable that sets it, its default.
+
+The web app, the report workers and the command line all read their settings through
+:func:`from_environment`, so a setting means the same thing everywhere. README.md lists every
+environment variable of :data:`SETTINGS` (a test compares the two). Plain Python: importing
+this module loads nothing but the standard library.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .accounts import Throttle
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-
-def from_environment(instance_path: str) -> dict[str, Any]:
-    """Settings for a real deployment; the secret key has no default (see secret_key)."""
-    database = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'quizapp.db'}"
-    Path(instance_path).mkdir(parents=True, exist_ok=True)
-    return {
-        "DATABASE_URL": with_driver(database),
-        "ITEMS_DIR": os.environ.get("QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items")),
-        "CONTENT_DIR": os.environ.get("QUIZAPP_CONTENT_DIR", str(REPO_ROOT / "content")),
-        "RULES_FILE": os.environ.get(
-            "QUIZAPP_RULES_FILE", str(REPO_ROOT / "rules" / "interpretation.toml")
-        ),
-        "MODELS_DIR": os.environ.get("QUIZAPP_MODELS_DIR", str(REPO_ROOT / "models")),
-        "BASE_URL": os.environ.get("QUIZAPP_BASE_URL", DEFAULTS["BASE_URL"]).rstrip("/"),
-        "DEFAULT_INSTRUMENT": os.environ.get("QUIZAPP_DEFAULT_INSTRUMENT", "quick"),
-        "SECRET_KEY": secret_key(instance_path),
-        "SESSION_COOKIE_SECURE": os.environ.get("QUIZAPP_INSECURE_COOKIES") != "1",
-        "CELERY_BROKER_URL": os.environ.get("QUIZAPP_CELERY_BROKER_URL") or None,
-        "MAIL_OUTBOX": os.environ.get("QUIZAPP_MAIL_OUTBOX", str(Path(instance_path) / "outbox")),
-        "MAIL_FROM": os.environ.get("QUIZAPP_MAIL_FROM", DEFAULTS["MAIL_FROM"]),
-        "MAIL_SMTP_HOST": os.environ.get("QUIZAPP_SMTP_HOST") or None,
-        "MAIL_SMTP_PORT": int(os.environ.get("QUIZAPP_SMTP_PORT") or 587),
-        "MAIL_SMTP_STARTTLS": os.environ.get("QUIZAPP_SMTP_STARTTLS", "1") == "1",
-        "MAIL_SMTP_USER": os.environ.get("QUIZAPP_SMTP_USER") or None,
-        "MAIL_SMTP_PASSWORD": os.environ.get("QUIZAPP_SMTP_PASSWORD", ""),
-        **crisis_contacts(),
-    }
+DEFAULT_CRISIS_CONTACTS = (
+    "Emergency services: your local emergency number "
+    "(112 in the EU, 911 in the US and Canada, 999 in the UK)",
+    "A crisis line in your country: findahelpline.com lists free, confidential lines",
+)
 
 
 def with_driver(url: str) -> str:
@@ -47,55 +31,152 @@ def with_driver(url: str) -> str:
     return url
 
 
-def crisis_contacts() -> dict[str, Any]:
-    text = os.environ.get("QUIZAPP_CRISIS_CONTACTS", "").strip()
-    return (
-        {"CRISIS_CONTACTS": [line.strip() for line in text.splitlines() if line.strip()]}
-        if text
-        else {}
-    )
+def _flag(text: str) -> bool:
+    """1/true/yes/on and 0/false/no/off, in any case; anything else is an error."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected 1 or 0, not {text!r}")
 
 
-def secret_key(instance_path: str) -> str | None:
-    """QUIZAPP_SECRET_KEY, else the key file in the instance folder (scripts/run makes one)."""
-    if key := os.environ.get("QUIZAPP_SECRET_KEY"):
-        return key
-    path = Path(instance_path) / "secret_key"
-    return path.read_text().strip() if path.exists() else None
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-DEFAULTS: dict[str, Any] = {
-    "BASE_URL": "http://127.0.0.1:5000",  # absolute links in PDF reports
-    "THERAPIST_CONTENT": str(REPO_ROOT / "content" / "therapist.toml"),
-    "REPORT_TEMPLATES_DIR": str(REPO_ROOT / "report_templates"),
-    "REPORT_PRERENDER": True,  # render the client report right after each submission
-    "REPORTS_INLINE": False,  # True: render in the request (tests); False: in a thread pool
-    "REPORT_WORKERS": 1,
-    "CELERY_BROKER_URL": None,  # e.g. redis://127.0.0.1:6379/0: render on Celery workers
-    "CONTENT_DIR": str(REPO_ROOT / "content"),
-    "RULES_FILE": str(REPO_ROOT / "rules" / "interpretation.toml"),
-    "MODELS_DIR": str(REPO_ROOT / "models"),
-    # Shown with every result and report; a deployment sets its own (QUIZAPP_CRISIS_CONTACTS,
-    # one "name: how to reach" per line).
-    "CRISIS_CONTACTS": [
-        "Emergency services: your local emergency number "
-        "(112 in the EU, 911 in the US and Canada, 999 in the UK)",
-        "A crisis line in your country: findahelpline.com lists free, confidential lines",
-    ],
+def _url(text: str) -> str:
+    return text.strip().rstrip("/")
+
+
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected a whole number of 0 or more, not {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: ``key`` in the config mapping, set by the environment variable ``env``.
+
+    ``default`` is a value, or a function of the instance folder (for files kept there);
+    ``parse`` turns the variable's text into the value.
+    """
+
+    key: str
+    env: str
+    default: Any
+    parse: Callable[[str], Any] = str
+    meaning: str = ""
+
+    def default_for(self, instance: Path) -> Any:
+        return self.default(instance) if callable(self.default) else self.default
+
+
+def _secret_key_file(instance: Path) -> str | None:
+    path = instance / "secret_key"
+    return path.read_text().strip() or None if path.exists() else None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INSTANCE_DIR", "QUIZAPP_INSTANCE_DIR", str(REPO_ROOT / "instance"), str,
+            "folder for the SQLite database, the secret key file and the mail outbox"),
+    Setting("DATABASE_URL", "DATABASE_URL",
+            lambda instance: f"sqlite:///{instance / 'quizapp.db'}", with_driver,
+            "e.g. postgresql+psycopg://user@host/db"),
+    Setting("SECRET_KEY", "QUIZAPP_SECRET_KEY", _secret_key_file, str,
+            "signs sessions and seals two-factor secrets; default: the file secret_key in the "
+            "instance folder. The app and the workers refuse to start without one"),
+    Setting("BASE_URL", "QUIZAPP_BASE_URL", "http://127.0.0.1:5000", _url,
+            "the public address: every link printed in a PDF report starts with it"),
+    Setting("SESSION_COOKIE_SECURE", "QUIZAPP_INSECURE_COOKIES", True,
+            lambda text: not _flag(text),
+            "1 allows the session cookie over plain http (scripts/run sets it for 127.0.0.1)"),
+    Setting("SESSION_IDLE_MINUTES", "QUIZAPP_SESSION_IDLE_MINUTES", 30, _natural,
+            "a therapist is signed out after this many minutes without a request"),
+    Setting("ITEMS_DIR", "QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items"), str,
+            "the instrument files"),
+    Setting("DEFAULT_INSTRUMENT", "QUIZAPP_DEFAULT_INSTRUMENT", "quick", str,
+            "the instrument the landing page offers"),
+    Setting("CONTENT_DIR", "QUIZAPP_CONTENT_DIR", str(REPO_ROOT / "content"), str,
+            "what the results say: triggers, strengths, healing steps, advice"),
+    Setting("RULES_FILE", "QUIZAPP_RULES_FILE", str(REPO_ROOT / "rules" / "interpretation.toml"),
+            str, "the interpretation rule table"),
+    Setting("MODELS_DIR", "QUIZAPP_MODELS_DIR", str(REPO_ROOT / "models"), str,
+            "the trained scikit-learn models and their cards"),
+    Setting("THERAPIST_CONTENT", "QUIZAPP_THERAPIST_CONTENT",
+            str(REPO_ROOT / "content" / "therapist.toml"), str,
+            "the therapist report's session approaches"),
+    Setting("CONSENT_FILE", "QUIZAPP_CONSENT_FILE", str(REPO_ROOT / "content" / "consent.toml"),
+            str, "what an invited client is told is shared, and with whom"),
+    Setting("REPORT_TEMPLATES_DIR", "QUIZAPP_REPORT_TEMPLATES_DIR",
+            str(REPO_ROOT / "report_templates"), str,
+            "the PDF report templates, stylesheet and fonts"),
+    Setting("CALIBRATION_CSV", "QUIZAPP_CALIBRATION_CSV",
+            str(REPO_ROOT.parent / "shared" / "data" / "ecr" / "calibration.csv"), str,
+            "ECR data for the calibration and model commands and the tests"),
+    Setting("REPORT_PRERENDER", "QUIZAPP_REPORT_PRERENDER", True, _flag,
+            "1 renders the client report right after each submission; 0 on the first download"),
+    Setting("REPORT_WORKERS", "QUIZAPP_REPORT_WORKERS", 1, _natural,
+            "render threads per app process without a broker; 0 renders in the request"),
+    Setting("CELERY_BROKER_URL", "QUIZAPP_CELERY_BROKER_URL", None, lambda t: t.strip() or None,
+            "render PDFs on Celery workers through this broker (Redis) instead of in each app "
+            "process"),
+    Setting("CRISIS_CONTACTS", "QUIZAPP_CRISIS_CONTACTS", list(DEFAULT_CRISIS_CONTACTS), _lines,
+            "crisis contacts shown with every result, one per line"),
+    Setting("MAIL_SMTP_HOST", "QUIZAPP_SMTP_HOST", None, lambda t: t.strip() or None,
+            "send e-mail through this SMTP server"),
+    Setting("MAIL_SMTP_PORT", "QUIZAPP_SMTP_PORT", 587, int, "its port"),
+    Setting("MAIL_SMTP_STARTTLS", "QUIZAPP_SMTP_STARTTLS", True, _flag,
+            "1 switches to TLS with STARTTLS"),
+    Setting("MAIL_SMTP_USER", "QUIZAPP_SMTP_USER", None, lambda t: t or None,
+            "user name for the SMTP server"),
+    Setting("MAIL_SMTP_PASSWORD", "QUIZAPP_SMTP_PASSWORD", "", str, "its password"),
+    Setting("MAIL_OUTBOX", "QUIZAPP_MAIL_OUTBOX", lambda instance: str(instance / "outbox"), str,
+            "where e-mail goes as .eml files when no SMTP server is set"),
+    Setting("MAIL_FROM", "QUIZAPP_MAIL_FROM", "Secure Base <no-reply@secure-base.local>", str,
+            "sender address"),
+)  # fmt: skip
+
+# Fixed Flask settings (not deployment choices); tests may override them.
+FLASK_DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,  # a full 36-item post is under 3 KiB
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "sb_session",
     "TEMPLATES_AUTO_RELOAD": False,
-    # Therapist accounts
-    "CONSENT_FILE": str(REPO_ROOT / "content" / "consent.toml"),
-    "SESSION_IDLE_MINUTES": 30,
-    "SIGN_IN_THROTTLE": Throttle(),
+    "SIGN_IN_THROTTLE": None,  # None: the therapists.accounts.Throttle defaults; tests pass others
     "ARGON2": None,  # None: argon2-cffi's defaults (argon2id); tests pass lighter parameters
-    "MAIL_FROM": "Secure Base <no-reply@secure-base.local>",
-    "MAIL_OUTBOX": None,  # None: <instance folder>/outbox
-    "MAIL_SMTP_HOST": None,
-    "MAIL_SMTP_PORT": 587,
-    "MAIL_SMTP_STARTTLS": True,
 }
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every setting of :data:`SETTINGS`: from its environment variable, else its default.
+
+    Files kept in the instance folder (the SQLite database, the secret key, the outbox)
+    default to the folder that ``QUIZAPP_INSTANCE_DIR`` names.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = env.get(setting.env)
+        if text is None:
+            instance = Path(values.get("INSTANCE_DIR", REPO_ROOT / "instance"))
+            values[setting.key] = setting.default_for(instance)
+            continue
+        try:
+            values[setting.key] = setting.parse(text)
+        except ValueError as exc:
+            raise SettingError(f"{setting.env}: {exc}") from exc
+    return values
+
+
+def defaults() -> dict[str, Any]:
+    """Every setting at its default (what tests start from), with the fixed Flask settings."""
+    return {**from_environment({}), **FLASK_DEFAULTS}

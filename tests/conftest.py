@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from quizapp import create_app
-from quizapp.database import migrate_fresh
+from quizapp.app import create_app
+from quizapp.storage.database import migrate_fresh
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -38,7 +38,7 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "DEFAULT_INSTRUMENT": "quick",
         "SESSION_COOKIE_SECURE": False,
         "REPORT_PRERENDER": False,  # tests/web/test_report_download.py turns it on
-        "REPORTS_INLINE": True,
+        "REPORT_WORKERS": 0,  # render in the request
         **overrides,
     }
 
@@ -47,7 +47,7 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
 def app(database_url: str) -> Iterator[Flask]:
     app = create_app(app_config(database_url))
     yield app
-    app.extensions["database"][0].dispose()
+    app.extensions["database"].dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..charts import quadrant_chart
 from ..interpret.content import Content, Text
 from ..interpret.interpretation import Finding, Interpretation, ModelOutputs
 from ..interpret.rules import RuleTable
@@ -21,6 +20,7 @@ from ..scoring.engine import ScoreReport
 from ..scoring.instrument import Instrument
 from ..scoring.patterns import PATTERN_LABELS
 from ..scoring.reliability import Z90
+from .charts import quadrant_chart
 from .clinical import approaches, audit, items, validity
 from .therapist_content import TherapistContent
 

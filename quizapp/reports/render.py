@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import logging
 import mimetypes
 import os
@@ -28,14 +27,13 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .formats import num, ordinal, percent
+from .options import KINDS, PAGE_SIZES, TEMPLATES_DIR
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "report_templates"
-TEMPLATES = {"client": "client.html", "therapist": "therapist.html"}
+TEMPLATES = {kind: f"{kind}.html" for kind in KINDS}
 STYLESHEET = "report.css"
 USER_AGENT = "user-agent.css"
-PAGE_SIZES = {"A4": "A4", "Letter": "letter"}
 
 
 class FetchRefused(ValueError):
@@ -233,16 +231,3 @@ def render_pdf(
     """:func:`render_html` then :func:`html_to_pdf`."""
     html = render_html(data, kind, templates_dir=templates_dir)
     return html_to_pdf(html, page_size=page_size, templates_dir=templates_dir)
-
-
-def template_version(templates_dir: Path = TEMPLATES_DIR) -> str:
-    """A short hash of every file under the templates folder and the WeasyPrint version."""
-    folder = Path(templates_dir)
-    digest = hashlib.sha256(f"weasyprint {weasyprint.__version__}\n".encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:12]
-
-
-TEMPLATE_VERSION = template_version()

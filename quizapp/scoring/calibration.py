@@ -21,10 +21,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .engine import Matrix, keyed_matrix, scale_scores
-from .instrument import Instrument, Item
+from .instrument import Instrument, Item, ResponseScale
 from .reliability import cronbach_alpha
 
 ECR_ITEMS = 36
+ECR_SCALE = ResponseScale(1, 5, ("Strongly disagree", "Disagree", "Neither agree nor disagree",
+                                 "Agree", "Strongly agree"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ def _source_column(item: Item, ecr: Matrix) -> Matrix:
     if item.source is None or item.source.instrument != "ECR":
         raise ValueError(f"item {item.id} does not name an ECR source item")
     column = ecr[:, item.source.item - 1]
-    return column if item.source.direction == "same" else 6.0 - column
+    return column if item.source.direction == "same" else ECR_SCALE.reverse(column)
 
 
 def responses_from_ecr(instrument: Instrument, ecr: Matrix) -> Matrix:
     """ECR answers as answers to ``instrument`` (its items must each name an ECR item)."""
-    if (instrument.response_scale.min, instrument.response_scale.max) != (1, 5):
+    rs = instrument.response_scale
+    if (rs.min, rs.max) != (ECR_SCALE.min, ECR_SCALE.max):
         raise ValueError("calibration from ECR data needs a 1..5 response scale")
     return np.column_stack([_source_column(item, ecr) for item in instrument.items])
 
@@ -158,7 +161,7 @@ def select_short_form(
     Returns the chosen items (in candidate order) and their correlation.
     """
     keyed = np.column_stack(
-        [6.0 - c if item.reverse else c for item, c in
+        [ECR_SCALE.reverse(c) if item.reverse else c for item, c in
          ((item, _source_column(item, ecr)) for item in candidates)]
     )  # fmt: skip
     data = np.column_stack([keyed, reference_scale])

@@ -60,8 +60,7 @@ class ScoreReport:
 def keyed_matrix(instrument: Instrument, responses: Matrix) -> Matrix:
     """Apply reverse keying to a respondents x items matrix (columns in item order)."""
     reverse = np.array([item.reverse for item in instrument.items])
-    rs = instrument.response_scale
-    return np.where(reverse, rs.min + rs.max - responses, responses)
+    return np.where(reverse, instrument.response_scale.reverse(responses), responses)
 
 
 def check_responses(instrument: Instrument, responses: Matrix) -> None:

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
+import numpy as np
+from numpy.typing import NDArray
 
 from .problems import ProblemsError
 
 SCHEMA_VERSION = 1
+Value = TypeVar("Value", int, float, NDArray[np.float64])
 RESERVED_IDS = frozenset({"csrf_token", "started", "row", "id"})  # names the web form and CSV use
 
 
@@ -40,8 +43,9 @@ class ResponseScale:
     def values(self) -> tuple[int, ...]:
         return tuple(range(self.min, self.max + 1))
 
-    def reverse(self, value: float) -> float:
-        """Reverse-key a response: ``min + max - value`` (5 -> 1 on 1..5, 7 -> 1 on 1..7)."""
+    def reverse(self, value: Value) -> Value:
+        """Reverse-key a response, or an array of them: ``min + max - value`` (5 -> 1 on 1..5,
+        7 -> 1 on 1..7). The one place the project reverses an answer."""
         return self.min + self.max - value
 
 

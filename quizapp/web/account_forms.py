@@ -25,8 +25,8 @@ from wtforms.validators import (
     Regexp,
 )
 
-from ..accounts import MAX_PASSWORD, MIN_PASSWORD
-from ..clinic import CLIENT_SEES
+from ..therapists.accounts import MAX_PASSWORD, MIN_PASSWORD
+from ..therapists.invites import CLIENT_SEES
 
 
 def text(field: Field) -> str:

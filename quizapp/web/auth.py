@@ -25,11 +25,11 @@ from flask import (
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from .. import accounts, mail
-from ..extensions import db
-from ..tables import Therapist
+from ..storage.tables import Therapist
+from ..therapists import accounts, mail, two_factor
 from .account_forms import (
     CodeForm,
     NewPasswordForm,
@@ -40,6 +40,7 @@ from .account_forms import (
     add_error,
     text,
 )
+from .extensions import db
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
 login_manager = LoginManager()
@@ -133,7 +134,9 @@ def sign_up() -> Any:
                 display_name=text(form.display_name),
                 password=text(form.password),
             )
-        except accounts.EmailTaken:
+            db.session.commit()
+        except (accounts.EmailTaken, IntegrityError):  # the latter: a sign-up racing this one
+            db.session.rollback()
             add_error(form.email, "An account with this address exists; sign in instead.")
         else:
             _start_session(account)
@@ -156,12 +159,14 @@ def sign_in() -> Any:
                 throttle=current_app.config["SIGN_IN_THROTTLE"],
             )
         except accounts.Throttled as exc:
+            db.session.commit()  # the failures that aged out are gone
             minutes = max(1, round(exc.retry_after.total_seconds() / 60))
             flash(
                 f"Too many failed attempts. Please wait about {minutes} minute"
                 f"{'s' if minutes > 1 else ''}, or reset your password."
             )
             return render_template("auth/sign_in.html", form=form), 429
+        db.session.commit()  # the failure, or a rehashed password
         if account is None:
             add_error(form.password, "The e-mail address or the password is wrong.")
             return render_template("auth/sign_in.html", form=form), 422
@@ -186,13 +191,15 @@ def second_factor() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         keys = accounts.failure_keys(current_app.config["SECRET_KEY"], account.email, _address())
-        if accounts.verify_second_factor(
+        if two_factor.verify_second_factor(
             db.session, current_app.config["SECRET_KEY"], account, text(form.code)
         ):
+            db.session.commit()  # the code is used up
             session.pop("pending", None)
             _start_session(account)
             return redirect(url_for("therapist.dashboard"), code=303)
         accounts.record_failure(db.session, keys)
+        db.session.commit()
         session.pop("pending", None)  # a wrong code means starting again, password included
         flash("That code did not work. Please sign in again.")
         return redirect(url_for("auth.sign_in"), code=303)
@@ -208,27 +215,31 @@ def setup_two_factor() -> Any:
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
         try:
-            totp_secret = accounts.unseal_totp(secret, base64.urlsafe_b64decode(text(form.pending)))
+            totp_secret = two_factor.unseal_totp(
+                secret, base64.urlsafe_b64decode(text(form.pending))
+            )
         except Exception:  # a damaged or forged hidden field (InvalidTag, bad base64)
             abort(400, "The set-up form was damaged on the way. Please start again.")
-        codes = accounts.enable_totp(db.session, secret, account, totp_secret, text(form.code))
+        codes = two_factor.enable_totp(db.session, secret, account, totp_secret, text(form.code))
         if codes is not None:
             login_user(SignedIn(account))  # the epoch changed: keep this session
-            return render_template("auth/recovery_codes.html", codes=codes)
+            page = render_template("auth/recovery_codes.html", codes=codes)
+            db.session.commit()
+            return page
         add_error(
             form.code,
             "That code did not match. Check your phone's clock and try the code shown now.",
         )
     else:
-        totp_secret = accounts.new_totp_secret()
+        totp_secret = two_factor.new_totp_secret()
         form.pending.data = base64.urlsafe_b64encode(
-            accounts.seal_totp(secret, totp_secret)
+            two_factor.seal_totp(secret, totp_secret)
         ).decode()
-    uri = accounts.provisioning_uri(totp_secret, account.email)
+    uri = two_factor.provisioning_uri(totp_secret, account.email)
     return render_template(
         "auth/setup_two_factor.html",
         form=form,
-        qr=accounts.qr_svg(uri),
+        qr=two_factor.qr_svg(uri),
         secret=totp_secret,
         enabled=account.totp_secret is not None,
     ), 422 if form.errors else 200
@@ -238,7 +249,7 @@ def setup_two_factor() -> Any:
 def account() -> Any:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    left = accounts.recovery_codes_left(db.session, therapist())
+    left = two_factor.recovery_codes_left(db.session, therapist())
     return render_template(
         "auth/account.html", account=therapist(), codes_left=left, form=CodeForm()
     )
@@ -249,12 +260,13 @@ def account() -> Any:
 def new_recovery_codes() -> Any:
     form = CodeForm()
     secret = current_app.config["SECRET_KEY"]
-    if form.validate_on_submit() and accounts.verify_second_factor(
+    if form.validate_on_submit() and two_factor.verify_second_factor(
         db.session, secret, therapist(), text(form.code)
     ):
-        return render_template(
-            "auth/recovery_codes.html", codes=accounts.new_recovery_codes(db.session, therapist())
-        )
+        codes = two_factor.new_recovery_codes(db.session, therapist())
+        page = render_template("auth/recovery_codes.html", codes=codes)
+        db.session.commit()
+        return page
     flash("That code did not work; your recovery codes were not changed.")
     return redirect(url_for("auth.account"), code=303)
 
@@ -272,6 +284,7 @@ def request_reset() -> Any:
     form = ResetRequestForm()
     if form.validate_on_submit():
         started = accounts.start_reset(db.session, text(form.email))
+        db.session.commit()  # before the e-mail goes out, so its link works
         if started is not None:
             account, token = started
             link = url_for("auth.reset", token=token, _external=True)
@@ -299,6 +312,7 @@ def reset(token: str) -> Any:
     form = NewPasswordForm()
     if form.validate_on_submit():
         accounts.finish_reset(db.session, _ph(), token, text(form.password))
+        db.session.commit()
         flash("Your password was changed, and every session was signed out. Please sign in.")
         return redirect(url_for("auth.sign_in"), code=303)
     return render_template("auth/reset.html", form=form), 422 if form.errors else 200
@@ -307,5 +321,7 @@ def reset(token: str) -> Any:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.extensions["password_hasher"] = accounts.hasher(app.config.get("ARGON2"))
+    if app.config.get("SIGN_IN_THROTTLE") is None:
+        app.config["SIGN_IN_THROTTLE"] = accounts.Throttle()
     app.before_request(check_idle)
     app.register_blueprint(bp)

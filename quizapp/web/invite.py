@@ -3,20 +3,19 @@ save-and-continue-later), or share an earlier anonymous result by its receipt co
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 
-from .. import clinic, operations
-from ..extensions import db
-from ..tables import Client, Invite, Therapist
+from ..storage import submissions
+from ..storage.tables import Client, Invite, Therapist
+from ..therapists import invites
 from . import get_instrument
 from .account_forms import ConsentForm, ShareForm
+from .extensions import db
 from .forms import form_class, issue_token, read_token
-from .quiz import reject_tampering
+from .quiz import commit_submission, reject_tampering
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
 
@@ -33,10 +32,10 @@ def consent_text() -> dict[str, Any]:
 
 
 def _open_invite(token: str) -> tuple[Invite, Therapist]:
-    invite = clinic.find_invite(db.session, token)
+    invite = invites.find_invite(db.session, token)
     if invite is None:
         abort(404)
-    state = clinic.invite_state(invite)
+    state = invites.invite_state(invite)
     if state in GONE:
         if invite.draft is not None:  # unfinished answers do not outlive the invitation
             invite.draft = None
@@ -57,7 +56,8 @@ def start(token: str) -> Any:
     instrument = get_instrument(invite.instrument_id)
     form = ConsentForm()
     if form.validate_on_submit():
-        clinic.give_consent(db.session, invite, consent_text()["version"])
+        invites.give_consent(invite, consent_text()["version"])
+        db.session.commit()
         return redirect(url_for("invite.answer", token=token), code=303)
     return render_template(
         "invite/start.html",
@@ -113,31 +113,32 @@ def answer(token: str) -> Any:
     began = datetime.fromtimestamp(started.started, UTC)
     if "save" in request.form:
         given = {k: int(v) for k, v in request.form.items() if k in instrument.item_ids}
-        clinic.save_draft(db.session, invite, given, began)
-        return render_template(
+        invites.save_draft(invite, given, began)
+        page = render_template(
             "invite/saved.html",
             invite=invite,
             token=token,
             answered=len(given),
             total=len(instrument.items),
         )
+        db.session.commit()
+        return page
     if not form.validate():
         return _quiz(token, invite, form, 422)
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
-    try:
-        stored = clinic.complete_invite(
+    stored = commit_submission(
+        lambda: invites.complete_invite(
             db.session, invite, instrument, answers, started_at=began, nonce=started.nonce
-        )
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.exception("could not store an invited submission")
+        ),
+        started.nonce,
+        already="These answers were already sent. Your therapist has them.",
+    )
+    if stored is None:
         flash(
             "We could not save your answers just now. They are still filled in below: "
             "please press the button again in a moment."
         )
         return _quiz(token, invite, form, 503)
-    except operations.AlreadySubmitted:
-        abort(409, "These answers were already sent. Your therapist has them.")
     if invite.client_sees == "results":
         if current_app.config["REPORT_PRERENDER"]:
             current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
@@ -155,19 +156,12 @@ def share(token: str) -> Any:
     if not consent.agree.data:
         flash("Please tick the box to agree to share, then give your receipt code.")
         return redirect(url_for("invite.start", token=token), code=303)
-    original = operations.find_submission(db.session, form.receipt.data or "")
+    original = submissions.find_submission(db.session, form.receipt.data or "")
     if not form.validate_on_submit() or original is None or original.client_id is not None:
         flash("We found no result of yours with that receipt code. Check it and try again.")
         return redirect(url_for("invite.start", token=token), code=303)
-    clinic.give_consent(db.session, invite, consent_text()["version"])
-    clinic.share_result(db.session, invite, original)
-    return render_template("invite/done.html", invite=invite, therapist=therapist, shared=True)
-
-
-def load_consent(path: str) -> dict[str, Any]:
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    for key in ("version", "shared", "not_shared", "terms"):
-        if key not in data:
-            raise RuntimeError(f"{path}: missing {key!r}")
-    return data
+    invites.give_consent(invite, consent_text()["version"])
+    invites.share_result(db.session, invite, original)
+    page = render_template("invite/done.html", invite=invite, therapist=therapist, shared=True)
+    db.session.commit()
+    return page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import receipts
+from ..storage import receipts
 from . import instruments
 
 bp = Blueprint("pages", __name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import (
@@ -17,10 +18,10 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from .. import operations
-from ..extensions import db
 from ..scoring.instrument import Instrument
+from ..storage import submissions
 from . import get_instrument
+from .extensions import db
 from .forms import form_class, issue_token, read_token
 
 bp = Blueprint("quiz", __name__, url_prefix="/quiz")
@@ -52,6 +53,30 @@ def reject_tampering(instrument: Instrument, extra: tuple[str, ...] = ()) -> Non
             abort(400, f"The answer sent for statement {item_id} is not one of the choices.")
 
 
+def commit_submission(
+    store: Callable[[], submissions.Stored], nonce: str, *, already: str
+) -> submissions.Stored | None:
+    """Run ``store`` and commit the request's transaction; None when the database could not
+    take it (the caller shows the answers again, with 503). A form already stored is a 409
+    with the message ``already``, also when its twin was committed a moment earlier."""
+    try:
+        stored = store()
+        db.session.commit()
+    except submissions.AlreadySubmitted:
+        abort(409, already)
+    except SQLAlchemyError:
+        db.session.rollback()
+        try:
+            replayed = submissions.nonce_used(db.session, nonce)
+        except SQLAlchemyError:
+            replayed = False
+        if replayed:
+            abort(409, already)
+        current_app.logger.exception("could not store a submission")
+        return None
+    return stored
+
+
 @bp.route("/<instrument_id>", methods=["GET", "POST"])
 def take(instrument_id: str) -> Response | tuple[str, int]:
     instrument = get_instrument(instrument_id)
@@ -69,19 +94,19 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     if not form.validate():
         return _render(instrument, form, 422)
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
-    try:
-        stored = operations.store_submission(
+    stored = commit_submission(
+        lambda: submissions.store_submission(
             db.session, instrument, answers,
             started_at=datetime.fromtimestamp(token.started, UTC), nonce=token.nonce,
-        )  # fmt: skip
-    except SQLAlchemyError:
-        current_app.logger.exception("could not store a submission")
+        ),
+        token.nonce,
+        already="These answers were already submitted. Your result was saved the first "
+                "time; open it with the receipt code shown then.",
+    )  # fmt: skip
+    if stored is None:
         flash("We could not save your answers just now. They are still filled in below: "
               "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
         return _render(instrument, form, 503)
-    except operations.AlreadySubmitted:
-        abort(409, "These answers were already submitted. Your result was saved the first "
-                   "time; open it with the receipt code shown then.")  # fmt: skip
     if current_app.config["REPORT_PRERENDER"]:
         current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
     return redirect(url_for("results.show", code=stored.receipt), code=303)

@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from sqlalchemy import select
 
-from .. import operations, receipts
-from ..extensions import db
-from ..report_jobs import render_and_store
-from ..tables import RenderedReport
+from ..pipeline.jobs import ReportRenderer, stored_report
+from ..reports.options import page_size
+from ..storage import receipts, submissions
+from . import pipeline
+from .extensions import db
 
 bp = Blueprint("reports", __name__, url_prefix="/r")
-
-SIZES = {"a4": "A4", "letter": "Letter"}
 
 
 @bp.get("/<code>/report.pdf")
 def download(code: str) -> Response | tuple[str, int, dict[str, str]]:
-    submission = operations.find_submission(db.session, code)
+    submission = submissions.find_submission(db.session, code)
     canonical = receipts.normalise(code)
     if submission is None or canonical is None:
         abort(404)
-    size = SIZES.get(request.args.get("size", "a4").lower())
+    size = page_size(request.args.get("size", "a4"))
     if size is None:
         abort(400, "The page size must be a4 or letter.")
-    row = db.session.scalars(
-        select(RenderedReport).filter_by(
-            submission_id=submission.id, kind="client", page_size=size,
-            template_version=current_app.extensions["report_version"], status="done",
-        )
-    ).first()  # fmt: skip
+    row = stored_report(db.session, pipeline(), submission.id, kind="client", page_size=size)
     if row is None:  # not rendered yet, or an earlier render failed: try now, once more
-        row = render_and_store(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
-            db.session, submission.id, receipt=canonical, page_size=size, attempts=2, pause=0.2,
-        )  # fmt: skip
+        renderer: ReportRenderer = current_app.extensions["report_renderer"]
+        row = renderer.render(submission.id, canonical, page_size=size, attempts=2, pause=0.2)
     if row is None or row.status != "done" or row.pdf is None:
         return render_template("report_unavailable.html"), 503, {"Retry-After": "60"}
     pdf = receipts.unseal(canonical, row.pdf)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from .. import operations, receipts
-from ..analysis import OutdatedInstrument, analyse
-from ..charts import quadrant_chart
-from ..extensions import db
+from ..pipeline.pipeline import OutdatedInstrument
+from ..reports.charts import quadrant_chart
 from ..scoring.patterns import PATTERN_LABELS
+from ..storage import receipts, submissions
+from . import pipeline
+from .extensions import db
 
 bp = Blueprint("results", __name__, url_prefix="/r")
 
 
 @bp.get("/<code>")
 def show(code: str) -> str:
-    submission = operations.find_submission(db.session, code)
+    submission = submissions.find_submission(db.session, code)
     if submission is None:
         abort(404)
     try:
-        result = analyse(
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        result = pipeline().analyse(
             submission.instrument_id, submission.instrument_version, submission.answers,
             started_at=submission.started_at, finished_at=submission.finished_at,
         )  # fmt: skip
@@ -38,8 +38,8 @@ def show(code: str) -> str:
         instrument=instrument,
         report=report,
         interpretation=interpretation,
-        content=current_app.extensions["interpreter"].content,
-        crisis_contacts=current_app.config["CRISIS_CONTACTS"],
+        content=pipeline().interpreter.content,
+        crisis_contacts=pipeline().crisis_contacts,
         chart=quadrant_chart(report, instrument.response_scale),
         pattern_labels=PATTERN_LABELS,
         code=canonical,
@@ -50,15 +50,16 @@ def show(code: str) -> str:
 
 @bp.get("/<code>/delete")
 def confirm_delete(code: str) -> str:
-    if operations.find_submission(db.session, code) is None:
+    if submissions.find_submission(db.session, code) is None:
         abort(404)
     return render_template("delete.html", code=receipts.normalise(code))
 
 
 @bp.post("/<code>/delete")
 def delete(code: str) -> Response:
-    if not operations.delete_submission(db.session, code):
+    if not submissions.delete_submission(db.session, code):
         abort(404)
+    db.session.commit()
     return redirect(url_for("results.deleted"), code=303)
 
 

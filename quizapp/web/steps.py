@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 
-from ..interpret.loading import Interpreter
+from ..interpret.content import Content
+from . import pipeline
 
 bp = Blueprint("steps", __name__, url_prefix="/steps")
 
 
-def _interpreter() -> Interpreter:
-    interpreter: Interpreter = current_app.extensions["interpreter"]
-    return interpreter
+def _content() -> Content:
+    return pipeline().interpreter.content
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("steps.html", steps=_interpreter().content.steps)
+    return render_template("steps.html", steps=_content().steps)
 
 
 @bp.get("/<step_id>")
 def show(step_id: str) -> str:
-    content = _interpreter().content
+    content = _content()
     step = next((s for s in content.steps if s.id == step_id), None)
     if step is None:
         abort(404)

@@ -1,23 +1,26 @@
 """The therapist's dashboard: clients, invites, each client's administrations with their
 change over time, and the audit log. Every client route looks the client up together with the
-signed-in therapist's id, so another therapist's client is a 404 like a missing one."""
+signed-in therapist's id, so another therapist's client is a 404 like a missing one.
+
+Each view commits once, after its page is rendered, so a change, its audit line and the page
+that shows it succeed or fail together."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 
-from .. import clinic
-from ..change import Administration, change_summary, trend_chart
-from ..extensions import db
-from ..scoring.engine import score
-from ..tables import Client, Submission
-from . import instruments, scoring_instrument
+from ..storage.tables import Client
+from ..therapists import audit, clients, invites
+from ..therapists.change import change_summary, trend_chart
+from . import instruments, pipeline
 from .account_forms import ClientForm, DeleteForm, InviteForm, SearchForm, add_error, text
 from .auth import therapist, two_factor_required
+from .extensions import db
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -29,7 +32,7 @@ def _signed_in() -> None:
 
 
 def own_client(client_id: int) -> Client:
-    client = clinic.get_client(db.session, therapist().id, client_id)
+    client = clients.get_client(db.session, therapist().id, client_id)
     if client is None:
         abort(404)
     return client
@@ -43,16 +46,17 @@ def _page_arg() -> int:
 def dashboard() -> str:
     form = SearchForm(request.args)
     search = (form.q.data or "")[:80]
-    clinic.clear_expired_drafts(db.session, therapist().id)
-    page = clinic.list_clients(db.session, therapist().id, search, _page_arg())
-    return render_template(
+    invites.clear_expired_drafts(db.session, therapist().id)
+    page = render_template(
         "therapist/dashboard.html",
-        page=page,
+        page=clients.list_clients(db.session, therapist().id, search, _page_arg()),
         form=form,
         search=search,
-        pending=clinic.open_invites(db.session, therapist().id),
-        completed=clinic.recent_completed(db.session, therapist().id),
+        pending=invites.open_invites(db.session, therapist().id),
+        completed=clients.recent_completed(db.session, therapist().id),
     )
+    db.session.commit()
+    return page
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -60,30 +64,17 @@ def new_client() -> Any:
     form = ClientForm()
     if form.validate_on_submit():
         try:
-            client = clinic.create_client(
+            client = clients.create_client(
                 db.session, therapist().id, text(form.label), form.note.data
             )
-        except clinic.LabelTaken:
+            target = url_for("therapist.client", client_id=client.id)
+            db.session.commit()
+        except (clients.LabelTaken, IntegrityError):  # the latter: a request racing this one
+            db.session.rollback()
             add_error(form.label, "You already have a client with this label.")
         else:
-            return redirect(url_for("therapist.client", client_id=client.id), code=303)
+            return redirect(target, code=303)
     return render_template("therapist/new_client.html", form=form), 422 if form.errors else 200
-
-
-def _administrations(submissions: list[Submission]) -> tuple[list[Administration], list[str]]:
-    """Scored administrations for the change and trend views, and notes on any left out."""
-    scored, notes = [], []
-    for s in submissions:
-        instrument = scoring_instrument(s.instrument_id, s.instrument_version)
-        if instrument is None:
-            notes.append(
-                f"Result {s.id} used {s.instrument_id} {s.instrument_version}, which "
-                "this site no longer scores; it is left out of the chart."
-            )
-            continue
-        report = score(instrument, s.answers)
-        scored.append(Administration(s.id, s.finished_at, s.instrument_id, report.scales))
-    return scored, notes
 
 
 def _invite_form() -> InviteForm:
@@ -97,11 +88,11 @@ def _invite_form() -> InviteForm:
 
 
 def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> tuple[str, int]:
-    submissions = clinic.administrations(db.session, client.id)
-    scored, notes = _administrations(submissions)
+    submissions = clients.administrations(db.session, client.id)
+    scored, notes = clients.scored_administrations(submissions, pipeline().instrument)
     rs = next(iter(instruments().values())).response_scale
-    clinic.audit(db.session, therapist().id, "view client", client_id=client.id)
-    return render_template(
+    audit.audit(db.session, therapist().id, "view client", client_id=client.id)
+    page = render_template(
         "therapist/client.html",
         client=client,
         submissions=submissions,
@@ -109,13 +100,15 @@ def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> 
         notes=notes,
         changes=change_summary(scored) if scored else None,
         chart=trend_chart(scored, rs.min, rs.max),
-        invites=clinic.client_invites(db.session, client.id),
-        invite_state=clinic.invite_state,
+        invites=invites.client_invites(db.session, client.id),
+        invite_state=invites.invite_state,
         invite_form=invite_form,
         delete_form=DeleteForm(),
         bank=instruments(),
-        client_sees=clinic.CLIENT_SEES,
-    ), status
+        client_sees=invites.CLIENT_SEES,
+    )
+    db.session.commit()
+    return page, status
 
 
 @bp.get("/clients/<int:client_id>")
@@ -129,24 +122,26 @@ def create_invite(client_id: int) -> tuple[str, int]:
     form = _invite_form()
     if not form.validate_on_submit():
         return _client_page(client, form, 422)
-    invite, token = clinic.create_invite(
+    invite, token = invites.create_invite(
         db.session, client, text(form.instrument), text(form.client_sees), int(form.days.data or 14)
     )
-    link = url_for("invite.start", token=token, _external=True)
-    return render_template(
+    page = render_template(
         "therapist/invite_link.html",
         client=client,
         invite=invite,
-        link=link,
+        link=url_for("invite.start", token=token, _external=True),
         instrument=instruments()[invite.instrument_id],
-    ), 201
+    )
+    db.session.commit()  # the link is shown once: the invitation exists only if it was shown
+    return page, 201
 
 
 @bp.post("/clients/<int:client_id>/invites/<int:invite_id>/revoke")
 def revoke_invite(client_id: int, invite_id: int) -> Response:
     client = own_client(client_id)
-    if not clinic.revoke_invite(db.session, client, invite_id):
+    if not invites.revoke_invite(db.session, client, invite_id):
         abort(404)
+    db.session.commit()
     flash("The invitation was withdrawn; its link no longer works.")
     return redirect(url_for("therapist.client", client_id=client.id), code=303)
 
@@ -158,12 +153,14 @@ def delete_client(client_id: int) -> Any:
     if not form.validate_on_submit() or (form.confirm.data or "").strip() != client.label:
         flash("Nothing was deleted: type the client's label exactly to confirm.")
         return redirect(url_for("therapist.client", client_id=client.id), code=303)
-    clinic.delete_client(db.session, therapist().id, client.id)
-    flash(f"{client.label} and all their answers, results and invitations were deleted.")
+    label = client.label
+    clients.delete_client(db.session, therapist().id, client.id)
+    db.session.commit()
+    flash(f"{label} and all their answers, results and invitations were deleted.")
     return redirect(url_for("therapist.dashboard"), code=303)
 
 
 @bp.get("/audit")
 def audit_log() -> str:
-    page = clinic.audit_log(db.session, therapist().id, _page_arg())
+    page = audit.audit_log(db.session, therapist().id, _page_arg())
     return render_template("therapist/audit.html", page=page)

@@ -19,8 +19,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -33,7 +31,8 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
-from quizapp import create_app
+from quizapp.app import create_app
+from quizapp.storage.database import migrate_fresh
 
 pytestmark = pytest.mark.browser
 
@@ -137,10 +136,7 @@ def expected_pattern(answers: dict[str, int]) -> str:
 def live_server(tmp_path: Path) -> Iterator[str]:
     """The real app on 127.0.0.1 (a free port) over a fresh SQLite file; yields its base URL."""
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(REPO / "quizapp" / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    migrate_fresh(url)
     app = create_app(
         {
             "SECRET_KEY": "e2e",
@@ -159,7 +155,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        app.extensions["database"][0].dispose()
+        app.extensions["database"].dispose()
 
 
 @dataclass

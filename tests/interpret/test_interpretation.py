@@ -19,7 +19,7 @@ from quizapp.interpret.interpretation import Interpretation, ModelOutputs, inter
 from quizapp.interpret.loading import Interpreter, load_interpreter
 from quizapp.ml.predict import model_outputs
 from quizapp.ml.training import LoadedModels, load_bundle
-from quizapp.reports.sample import raw_answers
+from quizapp.pipeline.sample import raw_answers
 from quizapp.scoring.engine import score
 from quizapp.scoring.instrument import Instrument, load_bank
 

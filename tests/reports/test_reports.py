@@ -30,18 +30,16 @@ from pypdf import PdfReader
 from quizapp.interpret.content import ContentError
 from quizapp.interpret.interpretation import interpret
 from quizapp.ml.predict import model_outputs
+from quizapp.pipeline.sample import BASE_URL, RECEIPTS, sample_data, sample_inputs, shipped
 from quizapp.reports.data import check_base_url, report_data
+from quizapp.reports.options import TEMPLATES_DIR, template_version
 from quizapp.reports.render import (
-    TEMPLATE_VERSION,
-    TEMPLATES_DIR,
     FetchRefused,
     SafeFetcher,
     html_to_pdf,
     render_html,
     render_pdf,
-    template_version,
 )
-from quizapp.reports.sample import BASE_URL, RECEIPTS, sample_data, sample_inputs, shipped
 from quizapp.reports.therapist_content import load_therapist_content
 from quizapp.scoring.engine import score
 
@@ -315,13 +313,13 @@ def test_therapist_content_lists_every_problem(tmp_path: Path) -> None:
 
 
 def test_template_version_follows_the_templates(tmp_path: Path) -> None:
-    assert re.fullmatch(r"[0-9a-f]{12}", TEMPLATE_VERSION)
-    assert template_version() == TEMPLATE_VERSION
+    shipped_version = template_version()
+    assert re.fullmatch(r"[0-9a-f]{12}", shipped_version)
     copy = tmp_path / "templates"
     shutil.copytree(TEMPLATES_DIR, copy)
-    assert template_version(copy) == TEMPLATE_VERSION
+    assert template_version(copy) == shipped_version
     (copy / "report.css").write_text((copy / "report.css").read_text() + "\n/* changed */\n")
-    assert template_version(copy) != TEMPLATE_VERSION
+    assert template_version(copy) != shipped_version
 
 
 # --- Security: the fetcher, and payloads in every field a user can influence ---------------

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from quizapp.pipeline.sample import sample_data
 from quizapp.reports.render import TEMPLATES_DIR, USER_AGENT, html_to_pdf, render_html
-from quizapp.reports.sample import sample_data
 
 
 def fingerprint(pdf: bytes) -> dict[str, Any]:

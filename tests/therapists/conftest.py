@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quizapp import create_app
+from quizapp.app import create_app
 
 from ..conftest import app_config
 from .journey import Therapist, sign_up_with_two_factor
@@ -23,7 +23,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(app_config(database_url, ARGON2=LIGHT_ARGON2,
                                 MAIL_OUTBOX=str(tmp_path / "outbox")))  # fmt: skip
     yield app
-    app.extensions["database"][0].dispose()
+    app.extensions["database"].dispose()
 
 
 @pytest.fixture

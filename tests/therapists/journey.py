@@ -113,7 +113,7 @@ def answer(
 def answers_for(instrument_id: str, anxiety: int, avoidance: int) -> dict[str, int]:
     """Answers to a bank instrument whose keyed values are ``anxiety`` and ``avoidance``
     on every statement (so the scale scores equal them)."""
-    from quizapp.reports.sample import raw_answers
+    from quizapp.pipeline.sample import raw_answers
     from quizapp.scoring.instrument import load_bank
 
     from ..conftest import REPO
@@ -130,8 +130,8 @@ def administer(
     and the id of the result stored."""
     from sqlalchemy import func, select
 
-    from quizapp.extensions import db
-    from quizapp.tables import Submission
+    from quizapp.storage.tables import Submission
+    from quizapp.web.extensions import db
 
     app = t.web.application
     path = invite(t, client_id, client_sees=client_sees)

@@ -18,8 +18,8 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import select
 
-from quizapp.extensions import db
-from quizapp.tables import AuditEntry, Client, Invite, RenderedReport, Submission
+from quizapp.storage.tables import AuditEntry, Client, Invite, RenderedReport, Submission
+from quizapp.web.extensions import db
 
 from ..conftest import hidden_fields
 from .journey import Therapist, add_client, administer, answers_for, invite

@@ -27,10 +27,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-from quizapp import accounts, create_app
-from quizapp.extensions import db
-from quizapp.tables import PasswordReset, RecoveryCode, SignInFailure, Therapist, utcnow
+from quizapp.app import create_app
+from quizapp.storage.tables import PasswordReset, RecoveryCode, SignInFailure, Therapist, utcnow
+from quizapp.therapists import two_factor
 from quizapp.web.auth import PENDING_SECONDS
+from quizapp.web.extensions import db
 
 from ..conftest import app_config, hidden_fields
 from .conftest import LIGHT_ARGON2
@@ -188,7 +189,7 @@ def test_two_factor_setup_required_and_page_is_csp_clean(app: Flask, client: Fla
     secret = re.search(r'class="secret">([A-Z2-7]{32})<', page)
     assert secret is not None
     sealed = base64.urlsafe_b64decode(hidden_fields(page)["pending"])
-    assert accounts.unseal_totp(app.config["SECRET_KEY"], sealed) == secret.group(1)
+    assert two_factor.unseal_totp(app.config["SECRET_KEY"], sealed) == secret.group(1)
 
 
 def setup_page(web: FlaskClient) -> tuple[dict[str, str], pyotp.TOTP]:
@@ -216,7 +217,7 @@ def test_two_factor_setup_damaged_pending_is_400(
     sign_up(client, "carla@example.org")
     fields, totp = setup_page(client)
     pending = fields["pending"]
-    forged = base64.urlsafe_b64encode(accounts.seal_totp("another key", totp.secret))
+    forged = base64.urlsafe_b64encode(two_factor.seal_totp("another key", totp.secret))
     fields["pending"] = {
         "forged": forged.decode(),
         "flipped": pending[:20] + ("A" if pending[20] != "A" else "B") + pending[21:],
@@ -430,7 +431,7 @@ def test_reset_mail_goes_through_smtp(
         assert app.test_client().get(link).status_code == 200
         assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
     finally:
-        app.extensions["database"][0].dispose()
+        app.extensions["database"].dispose()
 
 
 # ---- 8. The session cookie -----------------------------------------------------------------

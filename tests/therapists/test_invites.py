@@ -19,12 +19,13 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from quizapp import clinic, receipts
-from quizapp.extensions import db
 from quizapp.scoring.engine import score
-from quizapp.tables import AuditEntry, Client, Invite, RenderedReport, Submission, utcnow
-from quizapp.tables import Therapist as TherapistRow
-from quizapp.web.invite import load_consent
+from quizapp.storage import receipts
+from quizapp.storage.tables import AuditEntry, Client, Invite, RenderedReport, Submission, utcnow
+from quizapp.storage.tables import Therapist as TherapistRow
+from quizapp.therapists import clients
+from quizapp.therapists.invites import load_consent
+from quizapp.web.extensions import db
 
 from ..conftest import REPO, hidden_fields
 from .journey import (
@@ -363,7 +364,7 @@ def test_views_and_exports_each_write_an_audit_entry_the_owner_sees(
         assert got == (action, client_id, submission_id)
         if url.endswith(".pdf"):
             assert response.data.startswith(b"%PDF")
-            first = app.extensions["instruments"]["quick"].items[0].text
+            first = app.extensions["pipeline"].bank["quick"].items[0].text
             assert " ".join(first.split()) in pdf_text(response.data)
     page = therapist.web.get("/therapist/audit").get_data(as_text=True)
     for _, action, _ in steps:
@@ -378,7 +379,8 @@ def make_clients(app: Flask, email: str, labels: list[str]) -> None:
             select(TherapistRow.id).where(TherapistRow.email == email)
         ).one()
         for label in labels:
-            clinic.create_client(db.session, therapist_id, label, None)
+            clients.create_client(db.session, therapist_id, label, None)
+        db.session.commit()
 
 
 def listed(t: Therapist, **query: str) -> tuple[list[str], str]:
@@ -440,7 +442,7 @@ def test_csv_rows_carry_the_scoring_engines_scores(app: Flask, therapist: Therap
     table = list(csv.DictReader(io.StringIO(text)))
     submissions = {s.id: s for s in rows(app, Submission)}
     assert sorted(int(r["result_id"]) for r in table) == sorted(submissions)
-    instrument = app.extensions["instruments"]["quick"]
+    instrument = app.extensions["pipeline"].bank["quick"]
     for row in table:
         report = score(instrument, submissions[int(row["result_id"])].answers)
         for scale in ("anxiety", "avoidance"):

@@ -8,15 +8,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from click.testing import CliRunner
 from flask import Flask
-from flask.cli import ScriptInfo
 
-from quizapp import create_app
-from quizapp.cli import cli
-from quizapp.database import make_engine
+from quizapp.app import create_app
 from quizapp.scoring.instrument import InstrumentError
-from quizapp.tables import Base
+from quizapp.storage.database import make_engine
+from quizapp.storage.tables import Base
 
 from ..conftest import REPO, app_config
 
@@ -76,22 +73,3 @@ def test_postgresql_urls_use_psycopg_3(given: str, used: str) -> None:
     from quizapp.config import with_driver
 
     assert with_driver(given) == used
-
-
-def test_db_commands_migrate_an_empty_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    app = create_app(app_config(url))
-    runner = CliRunner()
-    info = ScriptInfo(create_app=lambda: app)
-
-    def run(*args: str) -> int:
-        return runner.invoke(cli, list(args), obj=info).exit_code
-
-    assert run("db", "upgrade") == 0
-    assert run("db", "current") == 0
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-    engine.dispose()
-    assert run("db", "downgrade", "base") == 0
-    app.extensions["database"][0].dispose()

@@ -57,7 +57,7 @@ def test_crisis_contacts_always_shown(client: FlaskClient, app: Flask) -> None:
 
 def test_every_step_has_its_own_page(client: FlaskClient, app: Flask) -> None:
     index = client.get("/steps/").get_data(as_text=True)
-    for step in app.extensions["interpreter"].content.steps:
+    for step in app.extensions["pipeline"].interpreter.content.steps:
         assert f"/steps/{step.id}" in index
         page = client.get(f"/steps/{step.id}")
         assert page.status_code == 200

@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from quizapp.extensions import db
 from quizapp.scoring.engine import score
-from quizapp.tables import Submission
+from quizapp.storage.tables import Submission
+from quizapp.web.extensions import db
 from quizapp.web.forms import issue_token
 
 from ..conftest import hidden_fields
@@ -67,7 +67,7 @@ def test_full_submission_shows_scores_and_stores_one_record(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store"
-    instrument = app.extensions["instruments"]["quick"]
+    instrument = app.extensions["pipeline"].bank["quick"]
     report = score(
         instrument, {k: int(v) for k, v in answers([5, 1, 2, 1, 4, 2, 2, 1, 5, 2, 4, 4]).items()}
     )
@@ -145,7 +145,7 @@ def test_missing_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
 
 def test_a_token_from_another_version_is_a_conflict(app: Flask, client: FlaskClient) -> None:
     form = start(client) | answers()
-    instrument = app.extensions["instruments"]["quick"]
+    instrument = app.extensions["pipeline"].bank["quick"]
     with app.test_request_context():
         old = type(instrument)(**{**instrument.__dict__, "version": "0.9.0"})
         form["started"] = issue_token(old)
@@ -196,13 +196,13 @@ def test_a_database_failure_keeps_the_answers_on_screen(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from quizapp import operations
+    from quizapp.storage import submissions
 
     def fail(*args: object, **kwargs: object) -> str:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     form = start(client) | answers()
-    monkeypatch.setattr(operations, "store_submission", fail)
+    monkeypatch.setattr(submissions, "store_submission", fail)
     response = client.post("/quiz/quick", data=form)
     html = response.get_data(as_text=True)
     assert response.status_code == 503

@@ -9,9 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from quizapp import receipts, report_jobs
-from quizapp.extensions import db
-from quizapp.tables import RenderedReport
+from quizapp.pipeline import jobs
+from quizapp.pipeline.pipeline import Pipeline
+from quizapp.storage import receipts
+from quizapp.storage.tables import RenderedReport
+from quizapp.web.extensions import db
 
 from ..conftest import app_config, hidden_fields
 from .test_quiz import answers, start
@@ -19,11 +21,11 @@ from .test_quiz import answers, start
 
 @pytest.fixture
 def app(database_url: str) -> Flask:  # type: ignore[override]
-    from quizapp import create_app
+    from quizapp.app import create_app
 
-    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORTS_INLINE=True))
+    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORT_WORKERS=0))
     yield app
-    app.extensions["database"][0].dispose()
+    app.extensions["database"].dispose()
 
 
 def submit(client: FlaskClient) -> str:
@@ -88,13 +90,13 @@ def test_a_render_failure_is_friendly_logged_retried_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = report_jobs.build_pdf
+    real = Pipeline.render_pdf
 
     def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("pango exploded")
 
-    monkeypatch.setattr(report_jobs, "build_pdf", broken)
-    monkeypatch.setattr(report_jobs.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(Pipeline, "render_pdf", broken)
+    monkeypatch.setattr(jobs.time, "sleep", lambda _s: None)
     with caplog.at_level(logging.ERROR):
         code = submit(client)  # the job fails three times; the submission stands
     assert "rendering the client report" in caplog.text
@@ -105,55 +107,19 @@ def test_a_render_failure_is_friendly_logged_retried_and_loses_nothing(
     failed = client.get(f"/r/{code}/report.pdf")
     assert failed.status_code == 503
     assert "Your result is saved and safe" in failed.get_data(as_text=True)
-    monkeypatch.setattr(report_jobs, "build_pdf", real)
+    monkeypatch.setattr(Pipeline, "render_pdf", real)
     retried = client.get(f"/r/{code}/report.pdf")
     assert retried.status_code == 200 and retried.data.startswith(b"%PDF")
 
 
 def test_the_thread_pool_renders_off_the_request_path(database_url: str) -> None:
-    from quizapp import create_app
+    from quizapp.app import create_app
 
-    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORTS_INLINE=False))
+    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORT_WORKERS=1))
     client = app.test_client()
     code = submit(client)
     app.extensions["report_renderer"].shutdown()  # waits for the queued job
     [row] = stored_reports(app)
     assert row.status == "done"
     assert client.get(f"/r/{code}/report.pdf").data.startswith(b"%PDF")
-    app.extensions["database"][0].dispose()
-
-
-def test_report_command_writes_pdfs(app: Flask, client: FlaskClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import json
-
-    from click.testing import CliRunner
-    from flask.cli import ScriptInfo
-
-    from quizapp.cli import cli
-
-    code = submit(client)
-    info = ScriptInfo(create_app=lambda: app)
-    runner = CliRunner()
-    out = tmp_path / "by-receipt.pdf"
-    result = runner.invoke(cli, ["report", "--receipt", receipts.display(code), "--out", str(out)],
-                           obj=info)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert out.read_bytes().startswith(b"%PDF")
-    answers_file = tmp_path / "answers.json"
-    given = {k: int(v) for k, v in answers().items()}
-    answers_file.write_text(json.dumps({"instrument": "quick", "answers": given}))
-    out2 = tmp_path / "therapist.pdf"
-    result = runner.invoke(
-        cli, ["report", "--answers", str(answers_file), "--kind", "therapist", "--size", "Letter",
-              "--out", str(out2)], obj=info,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert out2.read_bytes().startswith(b"%PDF")
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"q01": 9}))
-    result = runner.invoke(cli, ["report", "--answers", str(bad), "--out", str(out2)], obj=info)
-    assert result.exit_code != 0
-    assert "unanswered items" in result.output
-    result = runner.invoke(cli, ["report", "--receipt", receipts.new_code(), "--out", str(out)],
-                           obj=info)  # fmt: skip
-    assert result.exit_code != 0 and "no result has that receipt code" in result.output
+    app.extensions["database"].dispose()

@@ -9,7 +9,7 @@ import zlib
 from flask import Flask
 from flask.testing import FlaskClient
 
-from quizapp import receipts
+from quizapp.storage import receipts
 
 from ..conftest import hidden_fields
 from .test_quiz import answers, start, stored

@@ -1,0 +1,82 @@
+"""The Flask application factory: ``gunicorn "quizapp.app:create_app()"``.
+
+The factory only registers things, so the whole shape of the web app fits on one screen;
+what it registers lives in ``quizapp.web`` (views, forms, templates), ``quizapp.pipeline``
+(analysis and reports) and ``quizapp.storage`` (the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+from .pipeline.jobs import ReportRenderer
+from .pipeline.pipeline import Pipeline
+from .therapists.invites import load_consent
+from .web.extensions import csrf, db
+
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (or ``test_config`` on top of the defaults).
+
+    Refuses to start without a secret key, or with a broken item bank, content, rule table,
+    model or consent file.
+    """
+    if test_config is None:
+        settings = config.from_environment()
+        Path(settings["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    else:
+        settings = config.defaults() | dict(test_config)
+    app = Flask(__name__, instance_path=str(Path(settings["INSTANCE_DIR"]).resolve()),
+                template_folder=WEB / "templates", static_folder=WEB / "static")  # fmt: skip
+    app.config.from_mapping(config.FLASK_DEFAULTS)
+    app.config.from_mapping(settings)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "No secret key: set QUIZAPP_SECRET_KEY or put one in instance/secret_key "
+            "(scripts/run creates it)."
+        )
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Load the pipeline and the consent text once, and bind the database and CSRF."""
+    pipeline = Pipeline.load(app.config)
+    app.extensions["pipeline"] = pipeline
+    app.extensions["consent"] = load_consent(app.config["CONSENT_FILE"])
+    db.init_app(app)
+    csrf.init_app(app)
+    queue = None
+    if app.config["CELERY_BROKER_URL"]:
+        from .pipeline.queue import ReportQueue
+
+        queue = ReportQueue(app.config["CELERY_BROKER_URL"], app.config["SECRET_KEY"], pipeline,
+                            db.database_of(app).sessions)  # fmt: skip
+    app.extensions["report_renderer"] = ReportRenderer(
+        pipeline, db.database_of(app).sessions, workers=app.config["REPORT_WORKERS"], queue=queue
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from .web import auth, exports, invite, pages, quiz, reports, results, steps, therapist
+
+    for module in (pages, quiz, results, reports, steps, invite):
+        app.register_blueprint(module.bp)
+    auth.init_app(app)
+    assert exports.__name__  # its routes are on the therapist blueprint
+    app.register_blueprint(therapist.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .web import errors
+
+    errors.init_app(app)

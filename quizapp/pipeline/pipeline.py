@@ -1,0 +1,150 @@
+"""The loaded parts that turn answers into what the service says: one plain object.
+
+A :class:`Pipeline` holds the instrument bank, the content and rules, the trained models and
+the report settings, loaded and checked once. The results page, the PDF jobs (in a thread, a
+Celery worker or a request) and the command line all analyse and render through it, so they
+say the same thing, and none of them needs a Flask app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..interpret.interpretation import Interpretation, ModelOutputs, interpret
+from ..interpret.loading import Interpreter, load_interpreter
+from ..ml.predict import model_outputs
+from ..ml.training import LoadedModels, load_bundle
+from ..reports.data import check_base_url, report_data
+from ..reports.options import template_version
+from ..reports.therapist_content import TherapistContent, load_therapist_content
+from ..scoring.engine import ScoreReport, score
+from ..scoring.instrument import Instrument, load_bank
+
+
+class OutdatedInstrument(LookupError):
+    """The submission was made with an instrument version this site no longer has."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the service says about one submission."""
+
+    instrument: Instrument
+    answers: Mapping[str, int]
+    report: ScoreReport
+    interpretation: Interpretation
+    outputs: ModelOutputs
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The instrument bank, content, rules, models and report settings, loaded once.
+
+    Build it with :meth:`load` from a settings mapping (``quizapp.config.from_environment``
+    or a Flask app's config); it refuses a broken file, an unknown default instrument or an
+    unsafe base URL.
+    """
+
+    bank: Mapping[str, Instrument]
+    interpreter: Interpreter
+    models: Mapping[str, LoadedModels | None]
+    therapist_content: TherapistContent
+    base_url: str
+    crisis_contacts: Sequence[str]
+    templates_dir: Path
+    default_instrument: str
+
+    @classmethod
+    def load(cls, settings: Mapping[str, Any]) -> Pipeline:
+        bank = load_bank(settings["ITEMS_DIR"])
+        default = settings["DEFAULT_INSTRUMENT"]
+        if default not in bank:
+            raise RuntimeError(f"DEFAULT_INSTRUMENT {default!r} not in bank")
+        models_dir = Path(settings["MODELS_DIR"])
+        return cls(
+            bank=bank,
+            interpreter=load_interpreter(settings["CONTENT_DIR"], settings["RULES_FILE"], bank),
+            models={i.id: load_bundle(models_dir, i) for i in bank.values()},
+            therapist_content=load_therapist_content(settings["THERAPIST_CONTENT"]),
+            base_url=check_base_url(settings["BASE_URL"]),
+            crisis_contacts=tuple(settings["CRISIS_CONTACTS"]),
+            templates_dir=Path(settings["REPORT_TEMPLATES_DIR"]),
+            default_instrument=default,
+        )
+
+    def instrument(self, instrument_id: str, version: str | None = None) -> Instrument | None:
+        """The loaded instrument with this id (and version, when given), or None."""
+        found = self.bank.get(instrument_id)
+        if found is None or (version is not None and found.version != version):
+            return None
+        return found
+
+    def analyse(
+        self,
+        instrument_id: str,
+        version: str,
+        answers: Mapping[str, int],
+        *,
+        started_at: datetime | None = None,
+        finished_at: datetime,
+    ) -> Analysis:
+        """Score, run the models and the rules; raises :class:`OutdatedInstrument` for an
+        instrument version this site no longer has and ``AnswerError`` for bad answers."""
+        instrument = self.instrument(instrument_id, version)
+        if instrument is None:
+            raise OutdatedInstrument(f"{instrument_id} {version}")
+        report = score(instrument, answers)
+        outputs = model_outputs(self.models.get(instrument.id), instrument, answers, report)
+        seconds = (finished_at - started_at).total_seconds() if started_at is not None else None
+        interpretation = interpret(
+            instrument, answers, report, self.interpreter.content, self.interpreter.rules,
+            outputs, seconds=seconds,
+        )  # fmt: skip
+        return Analysis(instrument, answers, report, interpretation, outputs, finished_at)
+
+    def report_data(self, analysis: Analysis, *, receipt: str | None, kind: str) -> dict[str, Any]:
+        """The plain data of one report (what the templates and the answer-level page show)."""
+        return report_data(
+            analysis.instrument,
+            dict(analysis.answers),
+            analysis.report,
+            analysis.interpretation,
+            self.interpreter.content,
+            self.therapist_content,
+            receipt=receipt,
+            finished_at=analysis.finished_at,
+            base_url=self.base_url,
+            crisis_contacts=list(self.crisis_contacts),
+            kind=kind,
+            outputs=analysis.outputs,
+            rules=self.interpreter.rules,
+        )
+
+    def render_pdf(
+        self, analysis: Analysis, *, receipt: str | None, kind: str, page_size: str
+    ) -> bytes:
+        """One report as PDF bytes (WeasyPrint is loaded on the first render, not before)."""
+        from ..reports.render import render_pdf
+
+        data = self.report_data(analysis, receipt=receipt, kind=kind)
+        return render_pdf(data, kind, page_size=page_size, templates_dir=self.templates_dir)
+
+    @cached_property
+    def report_version(self) -> str:
+        """What a stored PDF depends on: templates, WeasyPrint, content, rules, models, code.
+
+        A change to any of them makes stored PDFs stale, and they are rendered again.
+        """
+        content, rules = self.interpreter.content, self.interpreter.rules
+        models = sorted((k, m.version if m else "") for k, m in self.models.items())
+        parts = [template_version(self.templates_dir), __version__, content.version,
+                 rules.version, repr(models)]  # fmt: skip
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

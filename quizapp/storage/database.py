@@ -1,0 +1,72 @@
+"""Engines, sessions and migrations for a database URL (SQLite or PostgreSQL); no Flask.
+
+SQLite connections get WAL, foreign keys and ``secure_delete``. The web layer keeps one
+session per request (``quizapp.web.extensions``); jobs and commands open their own from
+:attr:`Database.sessions`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted results are overwritten, not just unlinked
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete."""
+    options.setdefault("pool_pre_ping", not url.startswith("sqlite"))
+    engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """One engine for a URL and the factory of its sessions (objects stay readable after a
+    commit: ``expire_on_commit=False``)."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_options)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    """Alembic settings for the database at ``url`` (migration files are named by date)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(slug)s_%%(rev)s")
+    return cfg
+
+
+def migrate_fresh(url: str) -> None:
+    """Drop every table there and build the schema with the real migrations (tests and
+    benchmarks; never called by the app)."""
+    from alembic import command
+
+    from .tables import Base
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    command.upgrade(alembic_config(url), "head")

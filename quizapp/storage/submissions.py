@@ -1,0 +1,83 @@
+"""Completed questionnaires: store one, find it by its receipt code, delete it.
+
+These functions add, delete and flush; the caller commits, so a submission and whatever
+goes with it (closing an invitation) are saved together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..scoring.instrument import Instrument
+from . import receipts
+from .tables import Submission, utcnow
+
+
+class Stored(NamedTuple):
+    receipt: str
+    submission_id: int
+
+
+class AlreadySubmitted(Exception):
+    """This form (its nonce) has already been stored: a replay or a double submit."""
+
+
+def nonce_used(session: Session, nonce: str) -> bool:
+    """Whether a submission was stored from the form with this one-time nonce."""
+    return session.scalar(select(Submission.id).where(Submission.form_nonce == nonce)) is not None
+
+
+def store_submission(
+    session: Session,
+    instrument: Instrument,
+    answers: Mapping[str, int],
+    *,
+    started_at: datetime,
+    nonce: str,
+    client_id: int | None = None,
+) -> Stored:
+    """Add one complete submission and flush it (it has an id); return its receipt code.
+
+    Raises :class:`AlreadySubmitted` when the form's nonce was stored before. Two copies of
+    one form sent at the same moment both pass that check; the database's unique nonce then
+    refuses the second at the flush or the commit (an ``IntegrityError``).
+    """
+    if nonce_used(session, nonce):
+        raise AlreadySubmitted(nonce)
+    code = receipts.new_code()
+    submission = Submission(
+        receipt_hash=receipts.digest(code),
+        form_nonce=nonce,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        answers={item_id: int(answers[item_id]) for item_id in instrument.item_ids},
+        started_at=min(started_at, utcnow()),
+        finished_at=utcnow(),
+        client_id=client_id,
+    )
+    session.add(submission)
+    session.flush()
+    return Stored(code, submission.id)
+
+
+def find_submission(session: Session, code: str) -> Submission | None:
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return None
+    digest = receipts.digest(canonical)
+    return session.scalars(select(Submission).where(Submission.receipt_hash == digest)).first()
+
+
+def delete_submission(session: Session, code: str) -> bool:
+    """Delete the submission for a receipt code with its stored reports; True if there was one."""
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return False
+    digest = receipts.digest(canonical)
+    result = session.execute(delete(Submission).where(Submission.receipt_hash == digest))
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,229 @@
+"""Database tables (called tables, not models: "model" means the scikit-learn layer).
+
+Every change to them comes with an Alembic migration in ``migrations/`` (a test compares the
+two)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ..reports.options import KINDS, PAGE_SIZES
+
+
+def _one_of(column: str, values: Iterable[str]) -> str:
+    """SQL for a check that ``column`` holds one of ``values``."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite gives back naive datetimes; PostgreSQL aware ones)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Submission(Base):
+    """One completed questionnaire. No name, e-mail or IP address is stored.
+
+    The receipt code is not stored: only its SHA-256, so a copy of the database does not
+    hand out working result links.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint("finished_at >= started_at", name="finished_after_started"),
+        CheckConstraint("length(receipt_hash) = 32", name="receipt_hash_is_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    form_nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    instrument_version: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the questionnaire was taken for a therapist (an invite, or a shared copy of an
+    # anonymous result); deleting the client deletes it.
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE", name="fk_submissions_client_id"),
+        index=True,
+        default=None,
+    )
+    reports: Mapped[list[RenderedReport]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RenderedReport(Base):
+    """A PDF rendered for a submission, per report kind, page size and template version.
+
+    Deleted with its submission (ON DELETE CASCADE). ``status`` is pending, done or failed;
+    a failed render keeps a short error text for the log and is retried on request.
+    """
+
+    __tablename__ = "rendered_reports"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "kind", "page_size", "template_version"),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status_known"),
+        CheckConstraint(_one_of("kind", KINDS), name="kind_known"),
+        CheckConstraint(_one_of("page_size", PAGE_SIZES), name="page_size_known"),
+        CheckConstraint("status != 'done' OR pdf IS NOT NULL", name="done_has_pdf"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    page_size: Mapped[str] = mapped_column(String(8))
+    template_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    submission: Mapped[Submission] = relationship(back_populates="reports")
+
+
+class Therapist(Base):
+    """A therapist's account. ``session_epoch`` is part of the session id, so raising it (new
+    password, two-factor change) signs out every other session."""
+
+    __tablename__ = "therapists"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # sealed
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)  # no replays
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code (SHA-256 of 80 random bits; shown once)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, keyed by a keyed hash of the e-mail address or of the network
+    address (never the address itself); rows older than the throttle window are deleted."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PasswordReset(Base):
+    """A single-use password reset token (only its SHA-256 is stored)."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Client(Base):
+    """A therapist's client: a pseudonymous label and an optional private note, nothing else."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", "label"),
+        Index("ix_clients_therapist_activity", "therapist_id", "last_activity_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Invite(Base):
+    """An invitation to take one questionnaire for a therapist (only the token's SHA-256 is
+    stored). Consent is stored with the version of the consent text; unfinished answers are
+    kept in ``draft`` so the client can stop and come back with the same link."""
+
+    __tablename__ = "invites"
+    __table_args__ = (
+        CheckConstraint("client_sees IN ('results', 'thanks')", name="client_sees_known"),
+        CheckConstraint("consented_at IS NULL OR consent_version IS NOT NULL", name="consent"),
+        CheckConstraint("completed_at IS NULL OR consented_at IS NOT NULL", name="consent_first"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    client_sees: Mapped[str] = mapped_column(String(10), default="results")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    consent_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    draft_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), default=None
+    )
+    shared_receipt: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Who viewed or exported which client data, when. Client and result ids are kept as plain
+    numbers so the trail outlives a deleted client (which leaves no data behind)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    submission_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    detail: Mapped[str] = mapped_column(String(200), default="")

@@ -1,0 +1,190 @@
+"""A therapist's clients and their administrations (completed questionnaires).
+
+Every function that reads client data takes the therapist's id and filters on it, so a view
+cannot forget the ownership check: another therapist's client is simply not found (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..scoring.engine import score
+from ..scoring.instrument import Instrument
+from ..storage.tables import Client, Invite, Submission, aware, utcnow
+from .audit import Page, audit, page_of
+from .change import Administration
+
+PER_PAGE = 25
+
+
+class LabelTaken(ValueError):
+    """This therapist already has a client with this label."""
+
+
+def create_client(session: Session, therapist_id: int, label: str, note: str | None) -> Client:
+    """Add a client (and its audit line); raises :class:`LabelTaken` for a label in use.
+
+    Two requests adding the same label at the same moment both pass the check; the unique
+    constraint then refuses the second at the flush (an ``IntegrityError``).
+    """
+    label = label.strip()
+    taken = select(Client.id).where(Client.therapist_id == therapist_id, Client.label == label)
+    if session.scalar(taken) is not None:
+        raise LabelTaken(label)
+    client = Client(therapist_id=therapist_id, label=label, note=(note or "").strip() or None)
+    session.add(client)
+    session.flush()
+    audit(session, therapist_id, "create client", client_id=client.id)
+    return client
+
+
+def get_client(session: Session, therapist_id: int, client_id: int) -> Client | None:
+    return session.scalars(
+        select(Client).where(Client.id == client_id, Client.therapist_id == therapist_id)
+    ).first()
+
+
+def delete_client(session: Session, therapist_id: int, client_id: int) -> bool:
+    """Delete a client with every invite, answer and stored report (ON DELETE CASCADE)."""
+    result = session.execute(
+        delete(Client).where(Client.id == client_id, Client.therapist_id == therapist_id)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    audit(session, therapist_id, "delete client and all their data", client_id=client_id)
+    return True
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    id: int
+    label: str
+    administrations: int
+    last_result: datetime | None
+    open_invites: int
+    last_activity: datetime
+
+
+def _label_pattern(search: str) -> str:
+    """A LIKE pattern matching ``search`` anywhere in a label, with LIKE's wildcards escaped."""
+    escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_clients(
+    session: Session, therapist_id: int, search: str = "", page: int = 1, per_page: int = PER_PAGE
+) -> Page[ClientRow]:
+    """One page of clients, most recently active first; ``search`` matches part of a label."""
+    where = [Client.therapist_id == therapist_id]
+    if search.strip():
+        where.append(func.lower(Client.label).like(_label_pattern(search), escape="\\"))
+    total = session.scalar(select(func.count()).select_from(Client).where(*where)) or 0
+    page, pages = page_of(page, total, per_page)
+    clients = session.execute(
+        select(Client.id, Client.label, Client.last_activity_at)
+        .where(*where)
+        .order_by(Client.last_activity_at.desc(), Client.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    ids = [c.id for c in clients]
+    done: dict[int, tuple[int, datetime | None]] = dict.fromkeys(ids, (0, None))
+    for cid, n, last in session.execute(
+        select(Submission.client_id, func.count(), func.max(Submission.finished_at))
+        .where(Submission.client_id.in_(ids))
+        .group_by(Submission.client_id)
+    ):
+        if cid is not None:
+            done[cid] = (n, last)
+    open_counts = dict(
+        session.execute(
+            select(Invite.client_id, func.count())
+            .where(
+                Invite.client_id.in_(ids),
+                Invite.completed_at.is_(None),
+                Invite.revoked_at.is_(None),
+                Invite.expires_at > utcnow(),
+            )
+            .group_by(Invite.client_id)
+        ).all()
+    )
+    rows = []
+    for c in clients:
+        n, latest = done[c.id]
+        rows.append(
+            ClientRow(
+                c.id,
+                c.label,
+                n,
+                aware(latest) if latest else None,
+                open_counts.get(c.id, 0),
+                aware(c.last_activity_at),
+            )
+        )
+    return Page(rows, page, pages, total)
+
+
+def touch(session: Session, client_id: int) -> None:
+    client = session.get(Client, client_id)
+    if client is not None:
+        client.last_activity_at = utcnow()
+
+
+def administrations(session: Session, client_id: int) -> list[Submission]:
+    """Every completed questionnaire of a client, oldest first (caller checked ownership)."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.client_id == client_id)
+            .order_by(Submission.finished_at, Submission.id)
+        )
+    )
+
+
+def get_administration(
+    session: Session, therapist_id: int, client_id: int, submission_id: int
+) -> tuple[Client, Submission] | None:
+    client = get_client(session, therapist_id, client_id)
+    if client is None:
+        return None
+    submission = session.scalars(
+        select(Submission).where(Submission.id == submission_id, Submission.client_id == client.id)
+    ).first()
+    return (client, submission) if submission is not None else None
+
+
+def recent_completed(
+    session: Session, therapist_id: int, limit: int = 10
+) -> list[tuple[Submission, str]]:
+    rows = session.execute(
+        select(Submission, Client.label)
+        .join(Client, Client.id == Submission.client_id)
+        .where(Client.therapist_id == therapist_id)
+        .order_by(Submission.finished_at.desc())
+        .limit(limit)
+    ).all()
+    return list(rows)
+
+
+def scored_administrations(
+    submissions: list[Submission], instrument_for: Callable[[str, str], Instrument | None]
+) -> tuple[list[Administration], list[str]]:
+    """Scored administrations for the change and trend views, and notes on any left out
+    (``instrument_for(id, version)`` gives the loaded instrument, or None if it is gone)."""
+    scored, notes = [], []
+    for s in submissions:
+        instrument = instrument_for(s.instrument_id, s.instrument_version)
+        if instrument is None:
+            notes.append(
+                f"Result {s.id} used {s.instrument_id} {s.instrument_version}, which "
+                "this site no longer scores; it is left out of the chart."
+            )
+            continue
+        report = score(instrument, s.answers)
+        scored.append(Administration(s.id, s.finished_at, s.instrument_id, report.scales))
+    return scored, notes

@@ -1,0 +1,52 @@
+"""Extension objects, created unbound and initialised in ``create_app``: CSRF protection, and
+the database with one session per request (the view commits it; teardown closes it, which
+rolls back whatever was not committed)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from ..storage.database import Database
+
+
+class RequestDatabase:
+    """Holds the app's :class:`~quizapp.storage.database.Database` in
+    ``app.extensions['database']`` and opens one session per app context on first use."""
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["database"] = Database(app.config["DATABASE_URL"])
+        app.teardown_appcontext(self._close)
+
+    @staticmethod
+    def database_of(app: Flask) -> Database:
+        database: Database = app.extensions["database"]
+        return database
+
+    @property
+    def database(self) -> Database:
+        return self.database_of(current_app)
+
+    @property
+    def engine(self) -> Engine:
+        return self.database.engine
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, opened on first use."""
+        if "db_session" not in g:
+            g.db_session = self.database.sessions()
+        session: Session = g.db_session
+        return session
+
+    @staticmethod
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+csrf = CSRFProtect()
+db = RequestDatabase()

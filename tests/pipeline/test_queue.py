@@ -1,0 +1,105 @@
+"""Rendering on the real job queue: Celery with the Redis server on 127.0.0.1 (CI has one).
+
+The job waits in Redis with the receipt code sealed, a real worker (in a thread of this
+process, solo pool) renders and stores the PDF, and the download serves the stored PDF.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from cryptography.exceptions import InvalidTag
+from flask import Flask
+from sqlalchemy import select
+
+from quizapp.app import create_app
+from quizapp.pipeline.queue import QUEUE, open_receipt, seal_receipt
+from quizapp.storage import receipts
+from quizapp.storage.tables import RenderedReport
+from quizapp.web.extensions import db
+
+from ..conftest import app_config
+from ..web.test_report_download import submit
+
+REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    server = redis.Redis.from_url(REDIS_URL)
+    try:
+        server.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"No Redis at {REDIS_URL} ({exc}): start redis-server, or set "
+                    "QUIZAPP_TEST_REDIS_URL", pytrace=False)  # fmt: skip
+    server.flushdb()
+    yield server
+    server.flushdb()
+    server.close()
+
+
+@pytest.fixture
+def app(database_url: str, broker: redis.Redis) -> Iterator[Flask]:  # type: ignore[override]
+    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORT_WORKERS=1,
+                                CELERY_BROKER_URL=REDIS_URL))  # fmt: skip
+    yield app
+    app.extensions["database"].dispose()
+
+
+def stored(app: Flask) -> list[RenderedReport]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(RenderedReport)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_celery_worker_renders_the_report_and_the_download_serves_it(
+    app: Flask, broker: redis.Redis
+) -> None:
+    web = app.test_client()
+    code = submit(web)
+    waiting = broker.lrange(QUEUE, 0, -1)
+    assert len(waiting) == 1, "the submission queued one job"
+    assert code.encode() not in waiting[0] and receipts.display(code).encode() not in waiting[0]
+    assert stored(app) == [], "nothing renders in the web process"
+    celery = app.extensions["report_renderer"].queue.celery
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=30,
+                      loglevel="WARNING"):  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not (rows := stored(app)) or rows[0].status != "done":
+            assert time.monotonic() < deadline, f"not rendered in 60 s: {rows}"
+            time.sleep(0.2)
+    [row] = rows
+    assert (row.kind, row.page_size, row.attempts) == ("client", "A4", 1)
+    assert broker.llen(QUEUE) == 0
+    response = web.get(f"/r/{code}/report.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert [r.attempts for r in stored(app)] == [1], "served the stored PDF, not a new render"
+
+
+def test_the_queued_receipt_opens_only_with_the_app_secret() -> None:
+    code = receipts.new_code()
+    sealed = seal_receipt("secret", code)
+    assert code not in sealed and open_receipt("secret", sealed) == code
+    assert seal_receipt("secret", code) != sealed  # a fresh nonce each time
+    with pytest.raises(InvalidTag):
+        open_receipt("another secret", sealed)
+
+
+def test_a_broker_outage_does_not_lose_the_result(database_url: str) -> None:
+    app = create_app(app_config(database_url, REPORT_PRERENDER=True, REPORT_WORKERS=1,
+                                CELERY_BROKER_URL="redis://127.0.0.1:1/0"))  # fmt: skip
+    celery = app.extensions["report_renderer"].queue.celery
+    celery.conf.broker_connection_max_retries = 0
+    celery.conf.broker_transport_options = {"max_retries": 0}
+    web = app.test_client()
+    code = submit(web)
+    assert web.get(f"/r/{code}").status_code == 200
+    response = web.get(f"/r/{code}/report.pdf")  # rendered on request instead
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    app.extensions["database"].dispose()
