@@ -54,7 +54,7 @@ def _binned_half_widths(
     ]
 
 
-class ShortFormRegressor(RegressorMixin, BaseEstimator):
+class ShortFormRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """Full-scale scores from short-form answers, with a ``coverage`` prediction interval.
 
     Answers are one-hot encoded (each answer category gets its own weight) and fitted with
@@ -113,7 +113,7 @@ class ShortFormRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        predicted = self.pipeline_.predict(X).reshape(len(X), -1)
+        predicted: np.ndarray = self.pipeline_.predict(X).reshape(len(X), -1)
         return predicted[:, 0] if self._single_output else predicted
 
     def predict_interval(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +132,7 @@ class ShortFormRegressor(RegressorMixin, BaseEstimator):
         return low, high
 
 
-class ExpectedAnswers(RegressorMixin, BaseEstimator):
+class ExpectedAnswers(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """Expected answer to each item from a person's levels (polynomial ridge regression).
 
     ``residual_sd_`` holds each item's residual SD, so that ``standardised_deviations``
@@ -168,10 +168,11 @@ class ExpectedAnswers(RegressorMixin, BaseEstimator):
 
     def standardised_deviations(self, X: Any, y: Any) -> np.ndarray:
         """(answer - expected) / residual SD, per person and item."""
-        return (np.asarray(y, dtype=float) - self.predict(X)) / self.residual_sd_
+        deviations: np.ndarray = (np.asarray(y, dtype=float) - self.predict(X)) / self.residual_sd_
+        return deviations
 
 
-class RandomResponderDetector(OutlierMixin, BaseEstimator):
+class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """Flags answer patterns that look uniformly random (-1) rather than real (1).
 
     A gradient-boosting classifier learns to tell the real rows from as many uniformly random

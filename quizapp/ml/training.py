@@ -13,18 +13,15 @@ import json
 import platform
 import zipfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
-import skops
-import skops.io as sio
 
 from ..scoring.calibration import EcrData, responses_from_ecr
 from ..scoring.engine import Matrix, keyed_matrix, scale_scores
 from ..scoring.instrument import Instrument
-from .estimators import ExpectedAnswers, RandomResponderDetector, ShortFormRegressor
 
 SPLIT_SEED = 20_261_124
 TEST_FRACTION = 0.2
@@ -77,6 +74,8 @@ def fit_bundle(
     instrument: Instrument, reference: Instrument, rows: Matrix, *, max_iter: int = 200
 ) -> dict[str, Any]:
     """Fit every estimator for ``instrument`` on ECR ``rows``."""
+    from .estimators import ExpectedAnswers, RandomResponderDetector, ShortFormRegressor
+
     data = features(instrument, reference, rows)
     rs = instrument.response_scale
     bundle: dict[str, Any] = {
@@ -91,7 +90,7 @@ def fit_bundle(
 
 
 def model_version(instrument: Instrument, data_sha256: str) -> str:
-    return f"{instrument.id}-{instrument.version}-sk{sklearn.__version__}-{data_sha256[:10]}"
+    return f"{instrument.id}-{instrument.version}-sk{version('scikit-learn')}-{data_sha256[:10]}"
 
 
 def save_bundle(
@@ -104,6 +103,8 @@ def save_bundle(
     metrics: dict[str, Any],
 ) -> Path:
     """Write ``<id>.skops`` and its model card ``<id>.card.json``; return the card's path."""
+    import skops.io as sio
+
     folder.mkdir(parents=True, exist_ok=True)
     artifact = folder / f"{instrument.id}.skops"
     sio.dump(bundle, artifact, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
@@ -124,9 +125,9 @@ def save_bundle(
         },
         "libraries": {
             "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
+            "scikit-learn": version("scikit-learn"),
             "numpy": np.__version__,
-            "skops": skops.__version__,
+            "skops": version("skops"),
         },
         "metrics": metrics,
         "intended_use": (
@@ -153,6 +154,8 @@ def save_bundle(
 @functools.lru_cache(maxsize=8)
 def _load_verified(sha256: str, artifact: bytes) -> dict[str, Any]:
     """Unpickle-free skops load, once per artifact content (estimators are only read)."""
+    import skops.io as sio
+
     loaded: dict[str, Any] = sio.loads(artifact, trusted=TRUSTED)
     return loaded
 

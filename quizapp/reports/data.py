@@ -22,9 +22,9 @@ from ..scoring.patterns import PATTERN_LABELS
 from ..scoring.reliability import Z90
 from .charts import quadrant_chart
 from .clinical import approaches, audit, items, validity
+from .options import KINDS
 from .therapist_content import TherapistContent
 
-KINDS = ("client", "therapist")
 CLIENT_FINDINGS = 3  # triggers and strengths shown to the client, as on the results page
 TOP_STEPS = 3  # steps marked as "start here"
 _SAFE_URL = re.compile(r"^[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]+$")

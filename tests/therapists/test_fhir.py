@@ -28,7 +28,7 @@ from fhir.resources.questionnaireresponse import QuestionnaireResponse
 from quizapp.scoring.engine import AnswerError, score
 from quizapp.scoring.instrument import Instrument, load_bank
 from quizapp.therapists import fhir
-from tests.test_layering import forbidden_imports
+from tests.test_architecture import forbidden_imports
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "https://therapist.example.org"
