@@ -15,7 +15,6 @@ import argparse
 import random
 import re
 import resource
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
-from reports import timed  # the same timing loop as the reports benchmark
+import timing  # the timing loop all benchmarks share
 from sqlalchemy import insert, select
 
 from quizapp.app import create_app
@@ -35,13 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def summary(label: str, times: list[float]) -> float:
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    median = statistics.median(times)
-    print(
-        f"{label:<48} median {median * 1000:8.2f} ms   p95 {p95 * 1000:8.2f} ms   (n={len(times)})"
-    )
-    return median
+    return timing.summary(label, times, "ms", width=48)
 
 
 def fill(url: str, therapist_id: int, clients: int) -> None:
@@ -131,7 +124,7 @@ def main() -> None:
                 select(Client.id).where(Client.label == f"C-{middle:05d}")).one()  # fmt: skip
         pages = -(-args.clients // 25)
         baseline = summary(
-            "baseline: plain page (GET /privacy)", timed(get("/privacy", "<h1"), args.n)
+            "baseline: plain page (GET /privacy)", timing.timed(get("/privacy", "<h1"), args.n)
         )
         cases = [
             ("dashboard, first page", "/therapist/", f"All clients ({args.clients})"),
@@ -143,7 +136,7 @@ def main() -> None:
              "Reliable"),
         ]  # fmt: skip
         for label, path, expect in cases:
-            median = summary(label, timed(get(path, expect), args.n))
+            median = summary(label, timing.timed(get(path, expect), args.n))
             print(f"{'':<48} ratio to baseline {median / baseline:6.1f}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{'peak RSS':<48} {peak:.1f} MiB")

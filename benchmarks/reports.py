@@ -16,9 +16,9 @@ import re
 import resource
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import summary, timed  # the timing loop all benchmarks share
 
 from quizapp.pipeline.sample import sample_inputs
 from quizapp.reports.data import report_data
@@ -29,23 +29,6 @@ def rss_mib() -> float:
     """Current resident set size of this process, MiB."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * resource.getpagesize() / 2**20
-
-
-def timed(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def summary(label: str, times: list[float], unit: str = "s") -> None:
-    scale = 1000.0 if unit == "ms" else 1.0
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    print(f"{label:<44} median {statistics.median(times) * scale:8.3f} {unit}"
-          f"   p95 {p95 * scale:8.3f} {unit}   (n={len(times)})")  # fmt: skip
 
 
 def bench_render(timed_n: int, renders: int) -> None:

@@ -15,18 +15,17 @@ from typing import Any
 
 import click
 
-# name -> "module:attribute" of each command; Flask's commands need the web app.
+# name -> "module:attribute" of each command.
 COMMANDS = {
-    "run": "flask.cli:run_command",
-    "shell": "flask.cli:shell_command",
-    "routes": "flask.cli:routes_command",
+    "run": "quizapp.cli:run",
+    "shell": "quizapp.cli:shell",
+    "routes": "quizapp.cli:routes",
     "db": "quizapp.cli.db:db",
     "items": "quizapp.cli.items:items",
     "score": "quizapp.cli.score:score_command",
     "model": "quizapp.cli.model:model",
     "report": "quizapp.cli.report:report",
 }
-FLASK_COMMANDS = ("run", "shell", "routes")
 
 
 class LazyGroup(click.Group):
@@ -55,13 +54,32 @@ def _create_app() -> Any:
 
 
 @click.group(cls=LazyGroup)
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """Secure Base: run the service and work with its questionnaires."""
-    if ctx.invoked_subcommand in FLASK_COMMANDS and ctx.obj is None:
-        from flask.cli import ScriptInfo
 
-        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+
+def _flask_command(name: str, summary: str) -> click.Command:
+    """Flask's own ``name`` command (all its options, its --help), on the app built from the
+    settings; Flask is imported only when the command runs."""
+
+    passed_on = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+    @click.command(name, short_help=summary, add_help_option=False, context_settings=passed_on)
+    @click.pass_context
+    def command(ctx: click.Context) -> None:
+        import flask.cli
+
+        flask_command: click.Command = getattr(flask.cli, f"{name}_command")
+        info = flask.cli.ScriptInfo(create_app=_create_app, set_debug_flag=False)
+        with flask_command.make_context(name, ctx.args, parent=ctx.parent, obj=info) as sub:
+            flask_command.invoke(sub)
+
+    return command
+
+
+run = _flask_command("run", "Run a development server.")
+shell = _flask_command("shell", "Run a shell in the app context.")
+routes = _flask_command("routes", "Show the routes for the app.")
 
 
 def settings() -> dict[str, Any]:

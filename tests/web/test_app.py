@@ -58,18 +58,3 @@ def test_static_assets_are_served_locally(app: Flask) -> None:
     assert css.status_code == 200
     assert b"@import" not in css.data and b"url(http" not in css.data
     css.close()
-
-
-@pytest.mark.parametrize(
-    ("given", "used"),
-    [
-        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
-        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
-        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
-        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-    ],
-)
-def test_postgresql_urls_use_psycopg_3(given: str, used: str) -> None:
-    from quizapp.config import with_driver
-
-    assert with_driver(given) == used
