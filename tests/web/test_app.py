@@ -6,14 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from flask import Flask
 
 from quizapp.app import create_app
 from quizapp.scoring.instrument import InstrumentError
-from quizapp.storage.database import make_engine
-from quizapp.storage.tables import Base
 
 from ..conftest import REPO, app_config
 
@@ -30,14 +26,6 @@ def test_refuses_to_start_with_a_broken_item_bank(database_url: str, tmp_path: P
     with pytest.raises(InstrumentError) as error:
         create_app(app_config(database_url, ITEMS_DIR=str(tmp_path / "items")))
     assert "unknown scale 'anxeity'" in str(error.value)
-
-
-def test_migrations_match_the_tables(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    engine.dispose()
-    assert diff == []
 
 
 def test_an_unexpected_error_gets_a_friendly_500_page(app: Flask) -> None:
