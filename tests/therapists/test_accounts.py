@@ -446,9 +446,12 @@ def assert_no_secrets(
     assert cookie is not None
     raw, data = cookie.value, app.session_interface.get_signing_serializer(app).loads(cookie.value)
     assert set(data) <= SESSION_KEYS, data
-    text = raw + json.dumps(data)
+    decoded = json.dumps(data)
     for secret in (person.email, PASSWORD, person.totp.secret, *person.recovery_codes, *answers):
-        assert secret not in text, secret
+        assert secret not in decoded, secret
+        # The signed cookie is random-looking base64: a 3-character item id ("q07") turns up
+        # in it by chance about once in a hundred runs, so only long secrets are looked for.
+        assert len(secret) < 8 or secret not in raw, secret
 
 
 def test_session_cookie_holds_no_secrets_or_answers(app: Flask, therapist: Person) -> None:
