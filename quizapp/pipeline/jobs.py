@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +22,13 @@ from ..storage import receipts
 from ..storage.tables import RenderedReport, Submission
 from .pipeline import Pipeline
 
-if TYPE_CHECKING:
-    from .queue import ReportQueue
-
 log = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    """Where jobs go when they run elsewhere (``queue.ReportQueue``: Celery with Redis)."""
+
+    def enqueue(self, submission_id: int, receipt: str) -> None: ...
 
 
 def _row(session: Session, key: dict[str, object]) -> RenderedReport:
@@ -109,7 +112,7 @@ class ReportRenderer:
         sessions: sessionmaker[Session],
         *,
         workers: int = 1,
-        queue: ReportQueue | None = None,
+        queue: JobQueue | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sessions = sessions
