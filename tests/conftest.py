@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from quizapp.app import create_app
+from quizapp.config import from_environment
 from quizapp.storage.database import migrate_fresh
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,9 +62,9 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 def calibration_path() -> Path:
-    """The ECR calibration CSV: QUIZAPP_CALIBRATION_CSV, else ../shared/data/ecr beside the repo."""
-    default = REPO.parent / "shared" / "data" / "ecr" / "calibration.csv"
-    return Path(os.environ.get("QUIZAPP_CALIBRATION_CSV", default))
+    """The ECR calibration CSV: the QUIZAPP_CALIBRATION_CSV setting (default: ../shared/data/ecr
+    beside the repo), as the commands read it."""
+    return Path(from_environment()["CALIBRATION_CSV"])
 
 
 def calibration_missing(path: Path, what: str) -> str:
