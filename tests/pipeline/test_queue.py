@@ -7,8 +7,11 @@ process, solo pool) renders and stores the PDF, and the download serves the stor
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -80,6 +83,48 @@ def test_a_celery_worker_renders_the_report_and_the_download_serves_it(
     response = web.get(f"/r/{code}/report.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
     assert [r.attempts for r in stored(app)] == [1], "served the stored PDF, not a new render"
+
+
+def test_the_worker_process_renders_with_the_settings_alone(
+    app: Flask, broker: redis.Redis, tmp_path: Path
+) -> None:
+    """``celery -A quizapp.pipeline.worker:celery worker``, as an operator starts it: a process
+    of its own that reads the same settings as the web app and builds no Flask app."""
+    web = app.test_client()
+    code = submit(web)
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"],
+           "QUIZAPP_SECRET_KEY": app.config["SECRET_KEY"], "QUIZAPP_CELERY_BROKER_URL": REDIS_URL,
+           "QUIZAPP_INSTANCE_DIR": str(tmp_path)}  # fmt: skip
+    celery = Path(sys.executable).parent / "celery"
+    log = tmp_path / "worker.log"
+    with log.open("w") as output, subprocess.Popen(
+        [str(celery), "-A", "quizapp.pipeline.worker:celery", "worker", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        env=env, stdout=output, stderr=subprocess.STDOUT,
+    ) as worker:  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not (rows := stored(app)) or rows[0].status != "done":
+                assert worker.poll() is None, f"the worker stopped: {log.read_text()}"
+                assert time.monotonic() < deadline, f"not rendered in 120 s: {log.read_text()}"
+                time.sleep(0.5)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    assert web.get(f"/r/{code}/report.pdf").data.startswith(b"%PDF")
+    assert [r.attempts for r in stored(app)] == [1]
+
+
+def test_the_worker_refuses_to_start_without_a_broker_or_a_secret(tmp_path: Path) -> None:
+    base = {**os.environ, "QUIZAPP_INSTANCE_DIR": str(tmp_path)}
+    for missing, env in (
+        ("QUIZAPP_CELERY_BROKER_URL", {**base, "QUIZAPP_SECRET_KEY": "k"}),
+        ("QUIZAPP_SECRET_KEY", {**base, "QUIZAPP_CELERY_BROKER_URL": REDIS_URL}),
+    ):
+        env.pop(missing, None)
+        result = subprocess.run([sys.executable, "-c", "import quizapp.pipeline.worker"],
+                                env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert result.returncode != 0 and missing in result.stderr
 
 
 def test_the_queued_receipt_opens_only_with_the_app_secret() -> None:
