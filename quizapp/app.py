@@ -32,8 +32,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         settings = config.from_environment()
         Path(settings["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     else:
-        settings = config.defaults() | dict(test_config)
-    app = Flask(__name__, instance_path=str(Path(settings["INSTANCE_DIR"]).resolve()),
+        settings = config.defaults(test_config.get("INSTANCE_DIR")) | dict(test_config)
+    # Named after the package, so the app's logger ("quizapp") is the parent of every module's.
+    app = Flask("quizapp", instance_path=str(Path(settings["INSTANCE_DIR"]).resolve()),
                 template_folder=WEB / "templates", static_folder=WEB / "static")  # fmt: skip
     app.config.from_mapping(config.FLASK_DEFAULTS)
     app.config.from_mapping(settings)

@@ -56,6 +56,13 @@ def _natural(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a whole number of 1 or more, not {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: ``key`` in the config mapping, set by the environment variable ``env``.
@@ -93,7 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_COOKIE_SECURE", "QUIZAPP_INSECURE_COOKIES", True,
             lambda text: not _flag(text),
             "1 allows the session cookie over plain http (scripts/run sets it for 127.0.0.1)"),
-    Setting("SESSION_IDLE_MINUTES", "QUIZAPP_SESSION_IDLE_MINUTES", 30, _natural,
+    Setting("SESSION_IDLE_MINUTES", "QUIZAPP_SESSION_IDLE_MINUTES", 30, _positive,
             "a therapist is signed out after this many minutes without a request"),
     Setting("ITEMS_DIR", "QUIZAPP_ITEMS_DIR", str(REPO_ROOT / "items"), str,
             "the instrument files"),
@@ -127,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
             "crisis contacts shown with every result, one per line"),
     Setting("MAIL_SMTP_HOST", "QUIZAPP_SMTP_HOST", None, lambda t: t.strip() or None,
             "send e-mail through this SMTP server"),
-    Setting("MAIL_SMTP_PORT", "QUIZAPP_SMTP_PORT", 587, int, "its port"),
+    Setting("MAIL_SMTP_PORT", "QUIZAPP_SMTP_PORT", 587, _positive, "its port"),
     Setting("MAIL_SMTP_STARTTLS", "QUIZAPP_SMTP_STARTTLS", True, _flag,
             "1 switches to TLS with STARTTLS"),
     Setting("MAIL_SMTP_USER", "QUIZAPP_SMTP_USER", None, lambda t: t or None,
@@ -159,14 +166,15 @@ class SettingError(ValueError):
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every setting of :data:`SETTINGS`: from its environment variable, else its default.
 
-    Files kept in the instance folder (the SQLite database, the secret key, the outbox)
-    default to the folder that ``QUIZAPP_INSTANCE_DIR`` names.
+    A variable that is unset or empty (``QUIZAPP_CRISIS_CONTACTS=`` in a unit file) takes the
+    default. Files kept in the instance folder (the SQLite database, the secret key, the
+    outbox) default to the folder that ``QUIZAPP_INSTANCE_DIR`` names.
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         text = env.get(setting.env)
-        if text is None:
+        if text is None or not text.strip():
             instance = Path(values.get("INSTANCE_DIR", REPO_ROOT / "instance"))
             values[setting.key] = setting.default_for(instance)
             continue
@@ -177,6 +185,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return values
 
 
-def defaults() -> dict[str, Any]:
-    """Every setting at its default (what tests start from), with the fixed Flask settings."""
-    return {**from_environment({}), **FLASK_DEFAULTS}
+def defaults(instance_dir: str | Path | None = None) -> dict[str, Any]:
+    """Every setting at its default, with the fixed Flask settings: what tests start from.
+
+    The secret key is left out (None): a test gives its own, and never picks up the key file
+    of a deployment. Files kept in the instance folder follow ``instance_dir`` when given.
+    """
+    environ = {"QUIZAPP_INSTANCE_DIR": str(instance_dir)} if instance_dir is not None else {}
+    return {**from_environment(environ), "SECRET_KEY": None, **FLASK_DEFAULTS}

@@ -88,12 +88,32 @@ def test_values_are_parsed_to_what_they_mean() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("QUIZAPP_SESSION_IDLE_MINUTES", "half an hour"), ("QUIZAPP_REPORT_WORKERS", "-1"),
-     ("QUIZAPP_INSECURE_COOKIES", "maybe"), ("QUIZAPP_SMTP_PORT", "smtp")],
+    [("QUIZAPP_SESSION_IDLE_MINUTES", "half an hour"), ("QUIZAPP_SESSION_IDLE_MINUTES", "0"),
+     ("QUIZAPP_REPORT_WORKERS", "-1"), ("QUIZAPP_INSECURE_COOKIES", "maybe"),
+     ("QUIZAPP_SMTP_PORT", "smtp")],
 )  # fmt: skip
 def test_a_malformed_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingError, match=variable):
         from_environment({variable: value})
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.env)
+def test_an_empty_variable_means_the_default(setting: Setting, tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("from-the-file\n")
+    instance = {"QUIZAPP_INSTANCE_DIR": str(tmp_path)} if setting.key != "INSTANCE_DIR" else {}
+    for empty in ("", "  "):
+        values = from_environment({**instance, setting.env: empty})
+        assert values[setting.key] == from_environment(instance)[setting.key]
+    crisis = from_environment({"QUIZAPP_CRISIS_CONTACTS": ""})["CRISIS_CONTACTS"]
+    assert crisis == list(config.DEFAULT_CRISIS_CONTACTS), "never no crisis contacts at all"
+
+
+def test_test_settings_never_take_a_deployment_key(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("the deployment's key\n")
+    values = config.defaults(tmp_path)
+    assert values["SECRET_KEY"] is None
+    assert values["DATABASE_URL"] == f"sqlite:///{tmp_path / 'quizapp.db'}"
+    assert values["MAIL_OUTBOX"] == str(tmp_path / "outbox")
 
 
 def test_the_secret_key_comes_from_the_instance_folder(tmp_path: Path) -> None:

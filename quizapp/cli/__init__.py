@@ -71,7 +71,9 @@ def _flask_command(name: str, summary: str) -> click.Command:
 
         flask_command: click.Command = getattr(flask.cli, f"{name}_command")
         info = flask.cli.ScriptInfo(create_app=_create_app, set_debug_flag=False)
-        with flask_command.make_context(name, ctx.args, parent=ctx.parent, obj=info) as sub:
+        with flask_command.make_context(
+            name, ctx.args, parent=ctx.parent, obj=info, auto_envvar_prefix=f"FLASK_{name.upper()}"
+        ) as sub:  # FLASK_RUN_PORT and the like work as with the flask command
             flask_command.invoke(sub)
 
     return command

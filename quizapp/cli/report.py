@@ -95,12 +95,15 @@ def report(
     configured = settings()
     try:
         pipeline = Pipeline.load(configured)
+    except (InstrumentError, RuntimeError, ValueError) as exc:
+        raise click.ClickException(f"the service cannot start: {exc}") from exc
+    try:
         if receipt is not None:
             analysis, shown = _stored(pipeline, configured["DATABASE_URL"], receipt)
         else:
             assert answers_file is not None
             analysis, shown = _given(pipeline, answers_file, instrument_id), None
-    except (AnswerError, OutdatedInstrument, InstrumentError) as exc:
+    except (AnswerError, OutdatedInstrument) as exc:
         raise click.ClickException(str(exc)) from exc
     pdf = pipeline.render_pdf(analysis, receipt=shown, kind=kind, page_size=size)
     out.write_bytes(pdf)

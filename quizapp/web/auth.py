@@ -222,9 +222,9 @@ def setup_two_factor() -> Any:
             abort(400, "The set-up form was damaged on the way. Please start again.")
         codes = two_factor.enable_totp(db.session, secret, account, totp_secret, text(form.code))
         if codes is not None:
-            login_user(SignedIn(account))  # the epoch changed: keep this session
             page = render_template("auth/recovery_codes.html", codes=codes)
             db.session.commit()
+            login_user(SignedIn(account))  # the epoch changed: keep this session
             return page
         add_error(
             form.code,

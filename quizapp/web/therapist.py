@@ -3,7 +3,8 @@ change over time, and the audit log. Every client route looks the client up toge
 signed-in therapist's id, so another therapist's client is a 404 like a missing one.
 
 Each view commits once, after its page is rendered, so a change, its audit line and the page
-that shows it succeed or fail together."""
+that shows it succeed or fail together; a page that only shows data is built first and its
+audit line written last."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def dashboard() -> str:
     form = SearchForm(request.args)
     search = (form.q.data or "")[:80]
     invites.clear_expired_drafts(db.session, therapist().id)
-    page = render_template(
+    db.session.commit()  # housekeeping of its own, so no write is held open while reading
+    return render_template(
         "therapist/dashboard.html",
         page=clients.list_clients(db.session, therapist().id, search, _page_arg()),
         form=form,
@@ -55,8 +57,6 @@ def dashboard() -> str:
         pending=invites.open_invites(db.session, therapist().id),
         completed=clients.recent_completed(db.session, therapist().id),
     )
-    db.session.commit()
-    return page
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -91,7 +91,6 @@ def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> 
     submissions = clients.administrations(db.session, client.id)
     scored, notes = clients.scored_administrations(submissions, pipeline().instrument)
     rs = next(iter(instruments().values())).response_scale
-    audit.audit(db.session, therapist().id, "view client", client_id=client.id)
     page = render_template(
         "therapist/client.html",
         client=client,
@@ -107,7 +106,8 @@ def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> 
         bank=instruments(),
         client_sees=invites.CLIENT_SEES,
     )
-    db.session.commit()
+    audit.audit(db.session, therapist().id, "view client", client_id=client.id)
+    db.session.commit()  # the page is built: what it shows is logged as viewed
     return page, status
 
 

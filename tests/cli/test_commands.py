@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from quizapp.cli import COMMANDS, cli
@@ -71,6 +72,24 @@ def test_flask_commands_keep_their_own_options_and_help() -> None:
     result = CliRunner().invoke(cli, ["run", "--help"], prog_name="quizapp")
     assert result.exit_code == 0, result.output
     assert "Usage: quizapp run [OPTIONS]" in result.output and "--port" in result.output
+
+
+def test_flask_run_reads_flask_run_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flask.cli
+
+    served: dict[str, object] = {}
+
+    def serve(host: str, port: int, app: object, **options: object) -> None:
+        served.update(host=host, port=port)
+
+    monkeypatch.setattr(flask.cli, "run_simple", serve)  # instead of serving forever
+    env = {"QUIZAPP_SECRET_KEY": "k", "QUIZAPP_INSTANCE_DIR": str(tmp_path),
+           "FLASK_RUN_PORT": "5999"}  # fmt: skip
+    result = CliRunner(env=env).invoke(cli, ["run", "--host", "127.0.0.2"])
+    assert result.exit_code == 0, result.output
+    assert served == {"host": "127.0.0.2", "port": 5999}
 
 
 def test_flask_commands_say_why_the_app_cannot_start(tmp_path: Path) -> None:

@@ -43,3 +43,14 @@ def test_report_command_writes_pdfs(app: Flask, client: FlaskClient, tmp_path: P
     assert "unanswered items" in result.output
     result = runner.invoke(cli, ["report", "--receipt", receipts.new_code(), "--out", str(out)])
     assert result.exit_code != 0 and "no result has that receipt code" in result.output
+
+
+def test_a_broken_setup_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    answers_file = tmp_path / "answers.json"
+    answers_file.write_text(json.dumps({k: int(v) for k, v in answers().items()}))
+    runner = CliRunner(env={"QUIZAPP_DEFAULT_INSTRUMENT": "nope"})
+    result = runner.invoke(cli, ["report", "--answers", str(answers_file), "--out",
+                                 str(tmp_path / "x.pdf")])  # fmt: skip
+    assert result.exit_code == 1
+    assert "the service cannot start: DEFAULT_INSTRUMENT 'nope' not in bank" in result.output
+    assert not isinstance(result.exception, RuntimeError)

@@ -19,6 +19,13 @@ def test_refuses_to_start_without_a_secret_key(database_url: str) -> None:
         create_app(app_config(database_url, SECRET_KEY=None))
 
 
+def test_the_app_logs_under_the_package_name(app: Flask) -> None:
+    import logging
+
+    assert app.logger.name == "quizapp"
+    assert logging.getLogger("quizapp.pipeline.jobs").parent is app.logger
+
+
 def test_refuses_to_start_with_a_broken_item_bank(database_url: str, tmp_path: Path) -> None:
     shutil.copytree(REPO / "items", tmp_path / "items")
     quick = tmp_path / "items" / "quick.toml"
