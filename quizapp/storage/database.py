@@ -40,7 +40,6 @@ class Database:
     commit: ``expire_on_commit=False``)."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
-        self.url = url
         self.engine = make_engine(url, **engine_options)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ..storage.database import Database
@@ -28,10 +27,6 @@ class RequestDatabase:
     @property
     def database(self) -> Database:
         return self.database_of(current_app)
-
-    @property
-    def engine(self) -> Engine:
-        return self.database.engine
 
     @property
     def session(self) -> Session:
