@@ -93,3 +93,17 @@ def evaluate_command(data: Path | None) -> None:
         test = features(instrument, reference, rows)
         metrics = evaluate(instrument, bank["full"], loaded.estimators, test, interpreter.rules)
         _print_metrics(f"{instrument.id} ({loaded.version})", metrics)
+
+
+@model.command("compile")
+def compile_command() -> None:
+    """Write each instrument's models as arrays for the service (models/<id>.npz)."""
+    from ..ml.training import recompile
+    from ..scoring.instrument import load_bank
+
+    dirs = _dirs()
+    for instrument in load_bank(dirs["items"]).values():
+        card = recompile(dirs["models"], instrument)
+        if card is None:
+            raise click.ClickException(f"no trained models for {instrument.id}; run model train")
+        click.echo(f"{instrument.id}: arrays written, recorded in {card}")

@@ -11,7 +11,8 @@ from sklearn.metrics import r2_score
 from ..interpret.validity import validity_facts
 from ..scoring.engine import Matrix
 from ..scoring.instrument import Instrument
-from .training import DIMENSIONS, Features
+from .compiled import DIMENSIONS
+from .training import Features
 
 TARGETS: dict[str, Any] = {
     "r2_min": 0.90,

@@ -1,4 +1,7 @@
-"""The scikit-learn layer's outputs for one person, as plain data for the rules."""
+"""The scikit-learn layer's outputs for one person, as plain data for the rules.
+
+The service evaluates the models as arrays (:mod:`.compiled`), with numpy alone.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ import numpy as np
 from ..interpret.interpretation import ModelOutputs
 from ..scoring.engine import ScoreReport, answers_to_row, keyed_matrix
 from ..scoring.instrument import Instrument
-from .training import DIMENSIONS, LoadedModels
+from .compiled import DIMENSIONS, CompiledModels
 
 
 def model_outputs(
-    models: LoadedModels | None,
+    models: CompiledModels | None,
     instrument: Instrument,
     answers: Mapping[str, int | None],
     report: ScoreReport,
@@ -30,17 +33,15 @@ def model_outputs(
     if np.isnan(raw).any() or any(level is None for level in levels):
         return ModelOutputs(version=models.version)
     keyed = keyed_matrix(instrument, raw)
-    est = models.estimators
-    deviations = est["expected"].standardised_deviations(np.array([levels]), keyed)[0]
+    deviations = models.deviations(np.array([levels], dtype=float), keyed)[0]
     full: dict[str, tuple[float, float, float]] = {}
-    if "shortform" in est:
-        point = est["shortform"].predict(keyed)[0]
-        low, high = est["shortform"].predict_interval(keyed)
-        full = {d: (float(point[j]), float(low[0][j]), float(high[0][j]))
+    if models.has_shortform:
+        point, low, high = models.full_estimates(keyed)
+        full = {d: (float(point[0][j]), float(low[0][j]), float(high[0][j]))
                 for j, d in enumerate(DIMENSIONS)}  # fmt: skip
     return ModelOutputs(
         version=models.version,
         deviations=dict(zip(instrument.item_ids, map(float, deviations), strict=True)),
-        random_pattern=bool(est["detector"].predict(raw)[0] == -1),
+        random_pattern=bool(models.random_pattern(raw)[0]),
         full_estimates=full,
     )

@@ -22,10 +22,10 @@ import numpy as np
 from ..scoring.calibration import EcrData, responses_from_ecr
 from ..scoring.engine import Matrix, keyed_matrix, scale_scores
 from ..scoring.instrument import Instrument
+from .compiled import DIMENSIONS, FORMAT, compile_bundle, write_arrays
 
 SPLIT_SEED = 20_261_124
 TEST_FRACTION = 0.2
-DIMENSIONS = ("anxiety", "avoidance")
 TRUSTED = [
     *(f"quizapp.ml.estimators.{name}"
       for name in ("ExpectedAnswers", "RandomResponderDetector", "ShortFormRegressor")),
@@ -114,6 +114,7 @@ def save_bundle(
             "file": artifact.name,
             "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
         },
+        "inference": compile_to(bundle, instrument, folder),
         "instrument": {"id": instrument.id, "version": instrument.version},
         "estimators": {name: repr(est) for name, est in sorted(bundle.items())},
         "training_data": {
@@ -146,6 +147,28 @@ def save_bundle(
             "Therapy advice never comes from these models, only from the rule tables.",
         ],
     }
+    path = folder / f"{instrument.id}.card.json"
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def compile_to(bundle: dict[str, Any], instrument: Instrument, folder: Path) -> dict[str, Any]:
+    """Write the bundle's arrays for the service (``compiled``) to ``<id>.npz``; its card entry."""
+    path = folder / f"{instrument.id}.npz"
+    sha256 = write_arrays(compile_bundle(bundle, instrument), path)
+    return {"file": path.name, "sha256": sha256, "format": FORMAT}
+
+
+def recompile(folder: Path, instrument: Instrument) -> Path | None:
+    """Write ``<id>.npz`` from the stored skops bundle and record it in the model card (models
+    trained before the service evaluated arrays); the card's path, or None without a bundle."""
+    loaded = load_bundle(folder, instrument)
+    if loaded is None:
+        return None
+    card = dict(loaded.card)
+    entries = list(card.items())
+    card = dict(entries[:2] + [("inference", compile_to(loaded.estimators, instrument, folder))]
+                + [(k, v) for k, v in entries[2:] if k != "inference"])  # fmt: skip
     path = folder / f"{instrument.id}.card.json"
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return path

@@ -19,8 +19,8 @@ from typing import Any
 from .. import __version__
 from ..interpret.interpretation import Interpretation, ModelOutputs, interpret
 from ..interpret.loading import Interpreter, load_interpreter
+from ..ml.compiled import CompiledModels, load_compiled
 from ..ml.predict import model_outputs
-from ..ml.training import LoadedModels, load_bundle
 from ..reports.data import check_base_url, report_data
 from ..reports.options import template_version
 from ..reports.therapist_content import TherapistContent, load_therapist_content
@@ -55,7 +55,7 @@ class Pipeline:
 
     bank: Mapping[str, Instrument]
     interpreter: Interpreter
-    models: Mapping[str, LoadedModels | None]
+    models: Mapping[str, CompiledModels | None]
     therapist_content: TherapistContent
     base_url: str
     crisis_contacts: Sequence[str]
@@ -72,7 +72,7 @@ class Pipeline:
         return cls(
             bank=bank,
             interpreter=load_interpreter(settings["CONTENT_DIR"], settings["RULES_FILE"], bank),
-            models={i.id: load_bundle(models_dir, i) for i in bank.values()},
+            models={i.id: load_compiled(models_dir, i) for i in bank.values()},
             therapist_content=load_therapist_content(settings["THERAPIST_CONTENT"]),
             base_url=check_base_url(settings["BASE_URL"]),
             crisis_contacts=tuple(settings["CRISIS_CONTACTS"]),

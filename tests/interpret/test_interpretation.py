@@ -7,6 +7,7 @@ q08, q12), so each pattern means what its name says.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 
 from quizapp.interpret.interpretation import Interpretation, ModelOutputs, interpret
 from quizapp.interpret.loading import Interpreter, load_interpreter
+from quizapp.ml.compiled import CompiledModels, load_compiled
 from quizapp.ml.predict import model_outputs
-from quizapp.ml.training import LoadedModels, load_bundle
 from quizapp.pipeline.sample import raw_answers
 from quizapp.scoring.engine import score
 from quizapp.scoring.instrument import Instrument, load_bank
@@ -46,8 +47,8 @@ def interpreter(bank: dict[str, Instrument]) -> Interpreter:
 
 
 @pytest.fixture(scope="module")
-def models(bank: dict[str, Instrument]) -> dict[str, LoadedModels]:
-    loaded = {name: load_bundle(REPO / "models", bank[name]) for name in ("quick", "full")}
+def models(bank: dict[str, Instrument]) -> dict[str, CompiledModels]:
+    loaded = {name: load_compiled(REPO / "models", bank[name]) for name in ("quick", "full")}
     missing = [name for name, m in loaded.items() if m is None]
     assert not missing, f"no shipped models for {missing} in {REPO / 'models'}"
     return {name: m for name, m in loaded.items() if m is not None}
@@ -57,7 +58,7 @@ def run(
     instrument: Instrument,
     answers: Mapping[str, int | None],
     interpreter: Interpreter,
-    loaded: LoadedModels | None,
+    loaded: CompiledModels | None,
     *,
     seconds: float | None = 120.0,
 ) -> Interpretation:
@@ -177,7 +178,7 @@ def check_invariants(
 
 @pytest.fixture(scope="module")
 def quick_results(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> dict[str, Interpretation]:
     quick = bank["quick"]
     return {
@@ -302,10 +303,10 @@ def test_evidence_quotes_the_answer_given(
 
 def test_versions_are_recorded(
     quick_results: dict[str, Interpretation],
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     interpreter: Interpreter,
 ) -> None:
-    card = models["quick"].card
+    card = json.loads((REPO / "models" / "quick.card.json").read_text(encoding="utf-8"))
     for result in quick_results.values():
         assert result.model_version == card["model_version"] == models["quick"].version
         assert result.rules_version == "1.0.0"
@@ -329,7 +330,7 @@ def test_quick_form_estimates_the_full_scales(quick_results: dict[str, Interpret
 def test_same_answer_gets_a_caution_and_still_scores(
     bank: dict[str, Instrument],
     interpreter: Interpreter,
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     value: int,
 ) -> None:
     quick = bank["quick"]
@@ -346,7 +347,7 @@ def test_same_answer_gets_a_caution_and_still_scores(
 
 
 def test_too_fast_gets_a_caution(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> None:
     quick = bank["quick"]
     answers = raw_answers(quick, *PATTERNS["secure"])
@@ -358,7 +359,7 @@ def test_too_fast_gets_a_caution(
 
 
 def test_contradictory_answers_get_a_caution(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> None:
     quick = bank["quick"]
     # agree with every anxiety statement, regular and reverse-worded alike
@@ -394,7 +395,7 @@ def test_without_models_only_mean_based_rules_fire(
 
 
 def test_models_add_triggers_the_means_alone_miss(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> None:
     quick = bank["quick"]
     answers = raw_answers(quick, [4], [2])  # moderate, no theme at the 4.5 mean
@@ -415,7 +416,7 @@ def test_models_add_triggers_the_means_alone_miss(
 
 
 def test_incomplete_answers_fall_back_on_the_answers(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> None:
     quick = bank["quick"]
     answers = raw_answers(quick, *PATTERNS["anxious"])
@@ -433,7 +434,7 @@ def test_incomplete_answers_fall_back_on_the_answers(
 
 @pytest.fixture(scope="module")
 def full_results(
-    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, LoadedModels]
+    bank: dict[str, Instrument], interpreter: Interpreter, models: dict[str, CompiledModels]
 ) -> dict[str, Interpretation]:
     full = bank["full"]
     return {
@@ -445,7 +446,7 @@ def full_results(
 def test_full_form_patterns(
     bank: dict[str, Instrument],
     interpreter: Interpreter,
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     full_results: dict[str, Interpretation],
     trigger_scale: dict[str, str],
     oriented_steps: dict[str, set[str]],
@@ -471,7 +472,7 @@ def test_full_form_patterns(
     assert {trigger_scale[t] for t in result["fearful"]["triggers"]} == {"anxiety", "avoidance"}
     assert "both-dimensions-high" in result["fearful"]["advice"]
     for name, interpretation in full_results.items():
-        assert interpretation.model_version == models["full"].card["model_version"], name
+        assert interpretation.model_version == models["full"].version, name
         assert interpretation.full_estimates == {}  # the full form needs no estimate
         assert interpretation.cautions == (), name
         check_invariants(full, raw_answers(full, *PATTERNS[name]), interpretation, interpreter)
@@ -499,7 +500,7 @@ def answer_vectors(n_items: int, *, complete: bool) -> st.SearchStrategy[list[in
 def test_any_complete_quick_answers(
     bank: dict[str, Instrument],
     interpreter: Interpreter,
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     values: list[int],
     seconds: float | None,
 ) -> None:
@@ -516,7 +517,7 @@ def test_any_complete_quick_answers(
 def test_any_complete_full_answers(
     bank: dict[str, Instrument],
     interpreter: Interpreter,
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     values: list[int],
 ) -> None:
     full = bank["full"]
@@ -529,7 +530,7 @@ def test_any_complete_full_answers(
 def test_any_partial_quick_answers(
     bank: dict[str, Instrument],
     interpreter: Interpreter,
-    models: dict[str, LoadedModels],
+    models: dict[str, CompiledModels],
     values: list[int | None],
 ) -> None:
     quick = bank["quick"]

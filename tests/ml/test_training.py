@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from quizapp.cli import cli
 from quizapp.interpret.loading import Interpreter, load_interpreter
+from quizapp.ml.compiled import load_compiled
 from quizapp.ml.evaluation import TARGETS, evaluate, verdicts
 from quizapp.ml.training import (
     SPLIT_SEED,
@@ -288,6 +289,11 @@ def test_model_train_reproduces_the_shipped_artifacts(
         assert mine.keys() == theirs.keys()
         for key, values in theirs.items():
             assert_allclose(mine[key], values, rtol=1e-9, err_msg=f"{name} {key}")
+        compiled = load_compiled(out, bank[name])  # the arrays the service evaluates
+        assert compiled is not None and compiled.version == trained.version
+        detector = trained.estimators["detector"]
+        assert_allclose(compiled.random_score(rows.raw), detector.score_samples(rows.raw),
+                        atol=1e-12)  # fmt: skip
 
 
 def test_model_train_without_data_fails_clearly(tmp_path: Path) -> None:

@@ -1,0 +1,212 @@
+"""The trained models as plain arrays, evaluated with numpy alone: what the service runs.
+
+scikit-learn fits the estimators and skops stores them (``training``); for the web app and the
+renderer the fitted numbers are written once more, as arrays in ``models/<id>.npz`` (its
+SHA-256 in the model card), and evaluated here without scikit-learn. The service then starts
+without scikit-learn, SciPy or skops, and one person's outputs take a fraction of a
+millisecond instead of several (scikit-learn's checks and thread pools cost more than the
+arithmetic). The arithmetic is the estimators' own, step by step:
+
+- short form: one-hot encoding and ridge regression are a table of contributions per item
+  and answer, plus an intercept; the interval is the fitted conformal half-width of the
+  prediction's bin, clipped to the target range;
+- expected answers: degree-2 polynomial features of the two levels times the ridge
+  coefficients, plus the intercept, against each item's residual SD;
+- random answering: every tree of the gradient-boosting classifier walked at once (left when
+  the value is at most the threshold, or missing and missing goes left), the leaf values
+  summed with the baseline, the logistic of that compared with the fitted offset.
+
+``tests/ml/test_compiled.py`` requires the same outputs as the scikit-learn estimators on
+thousands of held-out rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..scoring.instrument import Instrument
+
+Array = NDArray[Any]
+FORMAT = 1
+DIMENSIONS = ("anxiety", "avoidance")  # the outputs of the short form and the levels, in order
+_FIXED_TIME = (2026, 1, 1, 0, 0, 0)  # zip entries' date, so the same arrays give the same file
+
+
+# ---- from fitted scikit-learn estimators to arrays (needs the fitted objects) ---------------
+
+
+def _shortform_arrays(model: Any, values: tuple[int, ...]) -> dict[str, Array]:
+    encoder, ridge = model.pipeline_.steps[0][1], model.pipeline_.steps[-1][1]
+    coef = np.asarray(ridge.coef_, dtype=float).reshape(
+        -1, sum(len(c) for c in encoder.categories_)
+    )
+    table = np.zeros((len(encoder.categories_), len(values), coef.shape[0]))
+    offset = 0
+    for item, categories in enumerate(encoder.categories_):
+        for k, category in enumerate(categories):
+            if category in values:
+                table[item, values.index(int(category))] = coef[:, offset + k]
+        offset += len(categories)
+    return {
+        "shortform_table": table,
+        "shortform_intercept": np.asarray(ridge.intercept_, dtype=float).reshape(-1),
+        "shortform_bin_edges": np.asarray(model.bin_edges_, dtype=float),
+        "shortform_half_width": np.asarray(model.half_width_, dtype=float),
+        "shortform_y_range": np.asarray(model.y_range_, dtype=float),
+    }
+
+
+def _expected_arrays(model: Any) -> dict[str, Array]:
+    features, ridge = model.pipeline_.steps[0][1], model.pipeline_.steps[-1][1]
+    return {
+        "expected_powers": np.asarray(features.powers_, dtype=np.int64),
+        "expected_coef": np.asarray(ridge.coef_, dtype=float),
+        "expected_intercept": np.asarray(ridge.intercept_, dtype=float).reshape(-1),
+        "expected_residual_sd": np.asarray(model.residual_sd_, dtype=float).reshape(-1),
+    }
+
+
+def _detector_arrays(model: Any) -> dict[str, Array]:
+    classifier = model.classifier_
+    if classifier.is_categorical_ is not None:
+        raise ValueError("the detector has categorical features, which this does not evaluate")
+    trees = [predictors[0].nodes for predictors in classifier._predictors]
+    width = max(len(nodes) for nodes in trees)
+
+    def padded(field: str, dtype: Any) -> Array:
+        out = np.zeros((len(trees), width), dtype=dtype)
+        for t, nodes in enumerate(trees):
+            out[t, : len(nodes)] = nodes[field]
+        return out
+
+    return {
+        "detector_feature": padded("feature_idx", np.int64),
+        "detector_threshold": padded("num_threshold", float),
+        "detector_missing_left": padded("missing_go_to_left", bool),
+        "detector_left": padded("left", np.int64),
+        "detector_right": padded("right", np.int64),
+        "detector_leaf": padded("is_leaf", bool),
+        "detector_value": padded("value", float),
+        "detector_depth": np.array([int(nodes["depth"].max()) for nodes in trees]),
+        "detector_baseline": np.asarray(classifier._baseline_prediction, dtype=float).reshape(-1),
+        "detector_offset": np.array([model.offset_], dtype=float),
+    }
+
+
+def compile_bundle(bundle: Mapping[str, Any], instrument: Instrument) -> dict[str, Array]:
+    """The arrays of a fitted bundle (``training.fit_bundle``) for :class:`CompiledModels`."""
+    arrays: dict[str, Array] = {"format": np.array([FORMAT])}
+    arrays |= _expected_arrays(bundle["expected"]) | _detector_arrays(bundle["detector"])
+    if "shortform" in bundle:
+        arrays |= _shortform_arrays(bundle["shortform"], instrument.response_scale.values)
+    return arrays
+
+
+def write_arrays(arrays: Mapping[str, Array], path: Path) -> str:
+    """Write ``arrays`` as an .npz file, byte for byte the same for the same arrays; return its
+    SHA-256."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]),
+                                      allow_pickle=False)  # fmt: skip
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---- evaluating them with numpy ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledModels:
+    """One instrument's trained models as arrays; ``version`` is the model card's."""
+
+    version: str
+    arrays: Mapping[str, Array]
+    values: tuple[int, ...]  # the instrument's response values, in order
+
+    @property
+    def has_shortform(self) -> bool:
+        return "shortform_table" in self.arrays
+
+    def full_estimates(self, keyed: Array) -> tuple[Array, Array, Array]:
+        """Full-scale estimates for rows of keyed answers: (point, low, high), rows x outputs."""
+        a = self.arrays
+        table = a["shortform_table"]
+        index = np.searchsorted(np.array(self.values), keyed.astype(np.int64))
+        known = (index < len(self.values)) & np.isin(keyed, self.values)
+        items = np.arange(table.shape[0])
+        parts = np.where(known[..., None], table[items, np.minimum(index, len(self.values) - 1)],
+                         0.0)  # fmt: skip
+        point = a["shortform_intercept"] + parts.sum(axis=1)
+        width = np.column_stack([
+            a["shortform_half_width"][j][np.searchsorted(a["shortform_bin_edges"][j], point[:, j])]
+            for j in range(point.shape[1])
+        ])  # fmt: skip
+        low, high = a["shortform_y_range"]
+        return point, np.clip(point - width, low, high), np.clip(point + width, low, high)
+
+    def deviations(self, levels: Array, keyed: Array) -> Array:
+        """(answer - expected answer) / residual SD, rows x items, from rows of two levels."""
+        a = self.arrays
+        features = np.prod(levels[:, None, :] ** a["expected_powers"][None, :, :], axis=2)
+        expected = features @ a["expected_coef"].T + a["expected_intercept"]
+        deviations: Array = (keyed - expected) / a["expected_residual_sd"]
+        return deviations
+
+    def random_score(self, raw: Array) -> Array:
+        """Higher is more like a real answer pattern: minus the probability of "random"."""
+        a = self.arrays
+        trees = np.arange(a["detector_feature"].shape[0])
+        node = np.zeros((raw.shape[0], len(trees)), dtype=np.int64)
+        for _ in range(int(a["detector_depth"].max())):
+            leaf = a["detector_leaf"][trees, node]
+            value = np.take_along_axis(raw, a["detector_feature"][trees, node], axis=1)
+            left = np.where(np.isnan(value), a["detector_missing_left"][trees, node],
+                            value <= a["detector_threshold"][trees, node])  # fmt: skip
+            step = np.where(left, a["detector_left"][trees, node], a["detector_right"][trees, node])
+            node = np.where(leaf, node, step)
+        raw_score = a["detector_baseline"][0] + a["detector_value"][trees, node].sum(axis=1)
+        score: Array = -1.0 / (1.0 + np.exp(-raw_score))
+        return score
+
+    def random_pattern(self, raw: Array) -> Array:
+        """True where an answer pattern is flagged as looking random."""
+        flags: Array = self.random_score(raw) - self.arrays["detector_offset"][0] < 0
+        return flags
+
+
+def load_compiled(folder: Path, instrument: Instrument) -> CompiledModels | None:
+    """The compiled models of ``instrument``, or None when none were made for its version.
+
+    Refuses an array file whose SHA-256 differs from the model card's. Loads no pickles.
+    """
+    card_path = folder / f"{instrument.id}.card.json"
+    if not card_path.exists():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    if card["instrument"] != {"id": instrument.id, "version": instrument.version}:
+        return None
+    inference = card.get("inference")
+    if inference is None:
+        raise ValueError(f"{card_path.name} names no compiled models: run quizapp model compile")
+    data = (folder / inference["file"]).read_bytes()
+    if hashlib.sha256(data).hexdigest() != inference["sha256"]:
+        raise ValueError(f"{inference['file']} does not match its model card's SHA-256")
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    if int(arrays["format"][0]) != FORMAT:
+        raise ValueError(f"{inference['file']} has format {arrays['format'][0]}, not {FORMAT}")
+    return CompiledModels(card["model_version"], arrays, instrument.response_scale.values)
