@@ -25,6 +25,7 @@ COMMANDS = {
     "score": "quizapp.cli.score:score_command",
     "model": "quizapp.cli.model:model",
     "report": "quizapp.cli.report:report",
+    "results": "quizapp.cli.results:results",
 }
 
 

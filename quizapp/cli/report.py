@@ -33,6 +33,7 @@ def _answers_from_json(path: Path, instrument_id: str | None) -> tuple[str | Non
 
 def _stored(pipeline: Pipeline, database_url: str, code: str) -> tuple[Analysis, str]:
     """The analysis of the result with this receipt code, and the code as printed."""
+    from ..pipeline.stored import stored_analysis
     from ..storage import receipts, submissions
     from ..storage.database import Database
 
@@ -42,10 +43,7 @@ def _stored(pipeline: Pipeline, database_url: str, code: str) -> tuple[Analysis,
             submission = submissions.find_submission(session, code)
             if submission is None:
                 raise click.ClickException("no result has that receipt code")
-            analysis = pipeline.analyse(
-                submission.instrument_id, submission.instrument_version, submission.answers,
-                started_at=submission.started_at, finished_at=submission.finished_at,
-            )  # fmt: skip
+            analysis = stored_analysis(pipeline, session, submission)
     finally:
         database.dispose()
     return analysis, receipts.display(receipts.normalise(code) or code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,9 @@ class Content:
     signs: tuple[str, ...]
     disclaimer: str
     crisis: str
+    # The parsed files it was built from (file name -> data), kept so that a result can be
+    # shown later with the very content it was computed with (see content_from_source).
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -186,19 +189,15 @@ def _build(data: Mapping[str, Any]) -> Content:
         signs=tuple(s["text"] for s in help_.get("signs", [])),
         disclaimer=help_["disclaimer"],
         crisis=help_["crisis"]["text"],
+        source=dict(data),
     )  # fmt: skip
 
 
-def load_content(folder: str | Path, themes: set[str] | None = None) -> Content:
-    """Load and check the content folder; ``themes`` are the item themes the bank knows."""
-    folder = Path(folder)
-    data: dict[str, Any] = {}
-    problems: list[str] = []
+def _problems(data: Mapping[str, Any], themes: set[str] | None) -> list[str]:
+    """Every schema and cross-reference problem of the parsed files present in ``data``."""
+    problems = []
     for name, schema in SCHEMAS.items():
-        try:
-            data[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            problems.append(f"{name}: cannot be read ({exc})")
+        if name not in data:
             continue
         validator = jsonschema.Draft202012Validator(schema)
         for error in validator.iter_errors(data[name]):
@@ -208,6 +207,29 @@ def load_content(folder: str | Path, themes: set[str] | None = None) -> Content:
         # cross-references wherever the structure allows; schema problems say the rest
         with contextlib.suppress(KeyError, TypeError, AttributeError):
             problems += _cross_problems(data, themes)
+    return problems
+
+
+def load_content(folder: str | Path, themes: set[str] | None = None) -> Content:
+    """Load and check the content folder; ``themes`` are the item themes the bank knows."""
+    folder = Path(folder)
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in SCHEMAS:
+        try:
+            data[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{name}: cannot be read ({exc})")
+    problems += _problems(data, themes)
     if problems:
         raise ContentError(str(folder), problems)
     return _build(data)
+
+
+def content_from_source(source: Mapping[str, Any], where: str = "stored content") -> Content:
+    """Content built again from its ``source`` (as kept with a result), checked as on load."""
+    missing = [f"{name}: missing" for name in SCHEMAS if name not in source]
+    problems = missing + _problems(source, None)
+    if problems:
+        raise ContentError(where, problems)
+    return _build(source)

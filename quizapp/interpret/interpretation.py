@@ -71,6 +71,7 @@ class Interpretation:
     rules_version: str
     model_version: str | None
     content_version: str
+    rule_notes: tuple[tuple[str, str], ...] = ()  # (id, what it means) of each fired rule
 
 
 def _keyed(instrument: Instrument, raw: np.ndarray) -> dict[str, float]:
@@ -178,6 +179,7 @@ def interpret(
         cautions=tuple(Said(content.cautions[c], tuple(r)) for c, r in outcome.cautions.items()),
         full_estimates=models.full_estimates,
         fired_rules=tuple(outcome.fired_rules),
+        rule_notes=tuple((r.id, r.about) for r in rules.rules if r.id in outcome.fired_rules),
         rules_version=rules.version,
         model_version=models.version,
         content_version=content.version,

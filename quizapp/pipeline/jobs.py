@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..storage import receipts
 from ..storage.tables import RenderedReport, Submission
 from .pipeline import Pipeline
+from .stored import stored_analysis
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,7 @@ def render_and_store(
         if row.status == "done":
             return row
         try:
-            analysis = pipeline.analyse(
-                submission.instrument_id, submission.instrument_version, submission.answers,
-                started_at=submission.started_at, finished_at=submission.finished_at,
-            )  # fmt: skip
+            analysis = stored_analysis(pipeline, session, submission)
             pdf = pipeline.render_pdf(analysis, receipt=receipts.display(receipt), kind=kind,
                                       page_size=page_size)  # fmt: skip
             row.pdf = receipts.seal(receipt, pdf)

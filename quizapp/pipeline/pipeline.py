@@ -125,7 +125,6 @@ class Pipeline:
             crisis_contacts=list(self.crisis_contacts),
             kind=kind,
             outputs=analysis.outputs,
-            rules=self.interpreter.rules,
         )
 
     def render_pdf(

@@ -75,7 +75,6 @@ def sample_inputs(pattern: str = "anxious", instrument_id: str = "quick") -> dic
         "base_url": BASE_URL,
         "crisis_contacts": list(pipeline.crisis_contacts),
         "outputs": analysis.outputs,
-        "rules": pipeline.interpreter.rules,
     }
 
 

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from ..interpret.content import Content, Text
 from ..interpret.interpretation import Finding, Interpretation, ModelOutputs
-from ..interpret.rules import RuleTable
 from ..scoring.engine import ScoreReport
 from ..scoring.instrument import Instrument
 from ..scoring.patterns import PATTERN_LABELS
@@ -187,13 +186,11 @@ def report_data(
     crisis_contacts: Sequence[str],
     kind: str,
     outputs: ModelOutputs | None = None,
-    rules: RuleTable | None = None,
 ) -> Data:
     """Everything a ``kind`` ("client" or "therapist") report template shows, as plain data.
 
     ``outputs`` (the model outputs the interpretation used) adds each item's standardised
-    deviation to the therapist's item table; ``rules`` adds what each fired rule means to
-    the audit appendix. Both are optional.
+    deviation to the therapist's item table (optional).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -231,8 +228,5 @@ def report_data(
     data["validity"] = validity(instrument, answers, interpretation, outputs)
     data["approaches"] = approaches(therapist_content, data["scales"])
     data["audit"] = audit(data, interpretation)
-    data["rule_notes"] = (
-        [] if rules is None else
-        [{"id": r.id, "about": r.about} for r in rules.rules if r.id in interpretation.fired_rules]
-    )  # fmt: skip
+    data["rule_notes"] = [{"id": i, "about": about} for i, about in interpretation.rule_notes]
     return data

@@ -78,6 +78,37 @@ class Submission(Base):
     )
 
 
+class ContentSnapshot(Base):
+    """The content (``content/*.toml`` as parsed) of one content version, kept once, so a
+    result computed with it reads back with the words it was computed with."""
+
+    __tablename__ = "content_snapshots"
+
+    version: Mapped[str] = mapped_column(String(120), primary_key=True)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredAnalysis(Base):
+    """What the service says about a submission, computed once when it was stored: scores,
+    pattern, model outputs and interpretation (``quizapp.pipeline.records``), with the
+    versions of the rules, content and models it was computed with. Deleted with its
+    submission."""
+
+    __tablename__ = "analyses"
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules_version: Mapped[str] = mapped_column(String(40))
+    content_version: Mapped[str] = mapped_column(
+        ForeignKey("content_snapshots.version", ondelete="RESTRICT"), index=True
+    )
+    model_version: Mapped[str | None] = mapped_column(String(80), default=None)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RenderedReport(Base):
     """A PDF rendered for a submission, per report kind, page size and template version.
 

@@ -6,15 +6,14 @@ cannot forget the ownership check: another therapist's client is simply not foun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..scoring.engine import score
-from ..scoring.instrument import Instrument
+from ..scoring.engine import ScoreReport
 from ..storage.tables import Client, Invite, Submission, aware, utcnow
 from .audit import Page, audit, page_of
 from .change import Administration
@@ -172,19 +171,18 @@ def recent_completed(
 
 
 def scored_administrations(
-    submissions: list[Submission], instrument_for: Callable[[str, str], Instrument | None]
+    submissions: list[Submission], reports: Mapping[int, ScoreReport | None]
 ) -> tuple[list[Administration], list[str]]:
-    """Scored administrations for the change and trend views, and notes on any left out
-    (``instrument_for(id, version)`` gives the loaded instrument, or None if it is gone)."""
+    """Scored administrations for the change and trend views, from their stored scores
+    (``reports``, None where the instrument version is gone), and notes on any left out."""
     scored, notes = [], []
     for s in submissions:
-        instrument = instrument_for(s.instrument_id, s.instrument_version)
-        if instrument is None:
+        report = reports.get(s.id)
+        if report is None:
             notes.append(
                 f"Result {s.id} used {s.instrument_id} {s.instrument_version}, which "
                 "this site no longer scores; it is left out of the chart."
             )
             continue
-        report = score(instrument, s.answers)
         scored.append(Administration(s.id, s.finished_at, s.instrument_id, report.scales))
     return scored, notes

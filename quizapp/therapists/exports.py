@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..scoring.engine import score
+from ..scoring.engine import ScoreReport
 from ..scoring.instrument import Instrument
 from ..storage.tables import Client, Submission, aware
 from . import fhir
 
 SCALES = ("anxiety", "avoidance")
-InstrumentFor = Callable[[str, str], Instrument | None]  # (id, version) -> loaded, or None
+# The stored scores of administrations, by id (None where the instrument version is gone).
+ReportsOf = Callable[[list[Submission]], Mapping[int, ScoreReport | None]]
 
 
 def all_clients(session: Session, therapist_id: int) -> list[tuple[int, str]]:
@@ -34,19 +35,22 @@ def all_clients(session: Session, therapist_id: int) -> list[tuple[int, str]]:
 
 
 def _rows(
-    session: Session, clients: list[tuple[int, str]]
-) -> Iterator[tuple[int, str, Submission]]:
-    """Every administration of these (client id, label) pairs, client by client, oldest first."""
+    session: Session, clients: list[tuple[int, str]], reports_of: ReportsOf
+) -> Iterator[tuple[int, str, Submission, ScoreReport | None]]:
+    """Every administration of these (client id, label) pairs with its stored scores, client
+    by client, oldest first."""
     ids = dict(clients)
     for start in range(0, len(clients), 500):
         chunk = [cid for cid, _ in clients[start : start + 500]]
-        for s in session.scalars(
+        found = list(session.scalars(
             select(Submission)
             .where(Submission.client_id.in_(chunk))
             .order_by(Submission.client_id, Submission.finished_at)
-        ):
+        ))  # fmt: skip
+        reports = reports_of(found)
+        for s in found:
             assert s.client_id is not None
-            yield s.client_id, ids[s.client_id], s
+            yield s.client_id, ids[s.client_id], s, reports.get(s.id)
 
 
 def _safe(text: str) -> str:
@@ -54,9 +58,7 @@ def _safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def scores_csv(
-    session: Session, clients: list[tuple[int, str]], instrument_for: InstrumentFor
-) -> str:
+def scores_csv(session: Session, clients: list[tuple[int, str]], reports_of: ReportsOf) -> str:
     """One row per administration: client, when, instrument, and each scale's score, SEM,
     90% band and percentile (blank where the instrument version is no longer scored)."""
     header = ["client_id", "client_label", "result_id", "finished_at", "instrument",
@@ -67,11 +69,10 @@ def scores_csv(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    for client_id, label, s in _rows(session, clients):
-        instrument = instrument_for(s.instrument_id, s.instrument_version)
+    for client_id, label, s, report in _rows(session, clients, reports_of):
         row: list[object] = [client_id, _safe(label), s.id, aware(s.finished_at).isoformat(),
                              s.instrument_id, s.instrument_version, len(s.answers)]  # fmt: skip
-        scales = score(instrument, s.answers).scales if instrument else {}
+        scales = report.scales if report is not None else {}
         for scale in SCALES:
             sc = scales.get(scale)
             if sc is None or sc.score is None:
@@ -91,7 +92,7 @@ def scores_csv(
 def fhir_json(
     session: Session,
     clients: list[tuple[int, str]],
-    instrument_for: InstrumentFor,
+    reports_of: ReportsOf,
     bank: Mapping[str, Instrument],
     base_url: str,
 ) -> str:
@@ -105,9 +106,10 @@ def fhir_json(
             "finished_at": aware(s.finished_at),
             "client_id": client_id,
             "client_label": label,
+            "report": report,
         }
-        for client_id, label, s in _rows(session, clients)
-        if instrument_for(s.instrument_id, s.instrument_version)
+        for client_id, label, s, report in _rows(session, clients, reports_of)
+        if report is not None
     ]
     document = fhir.bundle(
         administrations, instruments=bank, base_url=base_url, timestamp=datetime.now(UTC)

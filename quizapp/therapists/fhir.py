@@ -23,7 +23,7 @@ from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
-from ..scoring.engine import AnswerError, ScaleScore, score
+from ..scoring.engine import AnswerError, ScaleScore, ScoreReport, score
 from ..scoring.instrument import Instrument
 
 Resource = dict[str, Any]
@@ -65,6 +65,7 @@ class Administration(TypedDict):
     client_id: int
     client_label: str
     instrument_version: NotRequired[str]  # checked against the instrument when given
+    report: NotRequired[ScoreReport]  # the stored scores; computed from the answers if absent
 
 
 def _base(base_url: str) -> str:
@@ -184,6 +185,7 @@ def administration_resources(
     client_id: int,
     client_label: str,
     base_url: str,
+    report: ScoreReport | None = None,
 ) -> list[Resource]:
     """A QuestionnaireResponse and one Observation per scored scale, in that order.
 
@@ -193,7 +195,8 @@ def administration_resources(
     missing = [item_id for item_id in instrument.item_ids if answers.get(item_id) is None]
     if missing:
         raise AnswerError(f"administration {administration_id}: no answer to {missing}")
-    report = score(instrument, answers)  # also rejects unknown items and off-scale values
+    scored = score(instrument, answers)  # also rejects unknown items and off-scale values
+    report = report or scored
     codings = _answer_codings(instrument, base_url)
     subject: dict[str, Any] = {
         "type": "Patient",
@@ -306,6 +309,7 @@ def bundle(
             client_id=administration["client_id"],
             client_label=administration["client_label"],
             base_url=base_url,
+            report=administration.get("report"),
         )
     resources = [
         code_system(base_url),

@@ -8,7 +8,9 @@ from flask import abort, render_template, request
 from werkzeug.wrappers import Response
 
 from ..pipeline.pipeline import Analysis, OutdatedInstrument
+from ..pipeline.stored import stored_analysis, stored_reports
 from ..reports.options import page_size
+from ..scoring.engine import ScoreReport
 from ..storage.tables import Client, Submission
 from ..therapists import audit, clients, exports
 from . import pipeline
@@ -23,10 +25,7 @@ def _analysis(client_id: int, submission_id: int) -> tuple[Client, Submission, A
         abort(404)
     client, submission = found
     try:
-        analysis = pipeline().analyse(
-            submission.instrument_id, submission.instrument_version, submission.answers,
-            started_at=submission.started_at, finished_at=submission.finished_at,
-        )  # fmt: skip
+        analysis = stored_analysis(pipeline(), db.session, submission)
     except OutdatedInstrument:
         abort(
             410,
@@ -72,13 +71,17 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
     return response
 
 
+def _reports(found: list[Submission]) -> dict[int, ScoreReport | None]:
+    return stored_reports(pipeline(), db.session, found)
+
+
 def _csv(chosen: list[tuple[int, str]]) -> str:
-    return exports.scores_csv(db.session, chosen, pipeline().instrument)
+    return exports.scores_csv(db.session, chosen, _reports)
 
 
 def _fhir(chosen: list[tuple[int, str]]) -> str:
     loaded = pipeline()
-    return exports.fhir_json(db.session, chosen, loaded.instrument, loaded.bank, loaded.base_url)
+    return exports.fhir_json(db.session, chosen, _reports, loaded.bank, loaded.base_url)
 
 
 @bp.get("/clients/<int:client_id>/export.csv")

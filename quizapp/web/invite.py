@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from ..pipeline.stored import copy_analysis
 from ..storage import submissions
 from ..storage.tables import Client, Invite, Therapist
 from ..therapists import invites
-from . import get_instrument
+from . import get_instrument, pipeline
 from .account_forms import ConsentForm, ShareForm
 from .extensions import db
 from .forms import form_class, issue_token, read_token
@@ -161,7 +162,8 @@ def share(token: str) -> Any:
         flash("We found no result of yours with that receipt code. Check it and try again.")
         return redirect(url_for("invite.start", token=token), code=303)
     invites.give_consent(invite, consent_text()["version"])
-    invites.share_result(db.session, invite, original)
+    copy = invites.share_result(db.session, invite, original)
+    copy_analysis(pipeline(), db.session, original, copy)
     page = render_template("invite/done.html", invite=invite, therapist=therapist, shared=True)
     db.session.commit()
     return page

@@ -18,9 +18,11 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from ..pipeline.stored import analyse_submission, store_analysis
 from ..scoring.instrument import Instrument
 from ..storage import submissions
-from . import get_instrument
+from ..storage.tables import Submission
+from . import get_instrument, pipeline
 from .extensions import db
 from .forms import form_class, issue_token, read_token
 
@@ -53,14 +55,29 @@ def reject_tampering(instrument: Instrument, extra: tuple[str, ...] = ()) -> Non
             abort(400, f"The answer sent for statement {item_id} is not one of the choices.")
 
 
+def _analyse(submission_id: int) -> None:
+    """Add the analysis of a submission being stored (analyse once); if computing it fails,
+    the answers are stored all the same and the analysis is computed when they are read."""
+    submission = db.session.get(Submission, submission_id)
+    assert submission is not None
+    try:
+        analysis = analyse_submission(pipeline(), submission)
+    except Exception:  # a defect of ours must not cost a person their answers
+        current_app.logger.exception("analysing submission %s failed", submission_id)
+        return
+    store_analysis(pipeline(), db.session, submission, analysis)
+
+
 def commit_submission(
     store: Callable[[], submissions.Stored], nonce: str, *, already: str
 ) -> submissions.Stored | None:
-    """Run ``store`` and commit the request's transaction; None when the database could not
-    take it (the caller shows the answers again, with 503). A form already stored is a 409
-    with the message ``already``, also when its twin was committed a moment earlier."""
+    """Run ``store``, add the analysis, and commit the request's transaction; None when the
+    database could not take it (the caller shows the answers again, with 503). A form already
+    stored is a 409 with the message ``already``, also when its twin was committed a moment
+    earlier."""
     try:
         stored = store()
+        _analyse(stored.submission_id)
         db.session.commit()
     except submissions.AlreadySubmitted:
         abort(409, already)

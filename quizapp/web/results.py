@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..pipeline.pipeline import OutdatedInstrument
+from ..pipeline.stored import stored_analysis
 from ..reports.charts import quadrant_chart
 from ..scoring.patterns import PATTERN_LABELS
 from ..storage import receipts, submissions
@@ -21,10 +22,7 @@ def show(code: str) -> str:
     if submission is None:
         abort(404)
     try:
-        result = pipeline().analyse(
-            submission.instrument_id, submission.instrument_version, submission.answers,
-            started_at=submission.started_at, finished_at=submission.finished_at,
-        )  # fmt: skip
+        result = stored_analysis(pipeline(), db.session, submission)
     except OutdatedInstrument:
         abort(
             410,

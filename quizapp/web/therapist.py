@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 
+from ..pipeline.stored import stored_reports
 from ..storage.tables import Client
 from ..therapists import audit, clients, invites
 from ..therapists.change import change_summary, trend_chart
@@ -89,7 +90,8 @@ def _invite_form() -> InviteForm:
 
 def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> tuple[str, int]:
     submissions = clients.administrations(db.session, client.id)
-    scored, notes = clients.scored_administrations(submissions, pipeline().instrument)
+    reports = stored_reports(pipeline(), db.session, submissions)
+    scored, notes = clients.scored_administrations(submissions, reports)
     rs = next(iter(instruments().values())).response_scale
     page = render_template(
         "therapist/client.html",

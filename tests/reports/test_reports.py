@@ -429,7 +429,7 @@ def poisoned(
         cautions={k: replace(t, title=p(), text=p()) for k, t in c.cautions.items()},
         signs=(p(),), disclaimer=p(), crisis=p(),
     )  # fmt: skip
-    rules = inputs["rules"]
+    rules = shipped().interpreter.rules
     rules = replace(rules, version=p(), rules=tuple(replace(r, about=p()) for r in rules.rules))
     tc = inputs["therapist_content"]
     approaches = tuple(
@@ -445,7 +445,6 @@ def poisoned(
     return report_data(
         inst, answers, report, interp, c, tc, receipt=p(), crisis_contacts=[p(), "Call 112"],
         finished_at=inputs["finished_at"], base_url=base_url, kind=kind, outputs=outputs,
-        rules=rules,
     )  # fmt: skip
 
 

@@ -1,0 +1,124 @@
+"""Analyse once: each submission's analysis is computed when it is stored, and every page,
+report and export reads it back.
+
+A result keeps what it was computed with: its scores, model outputs and interpretation, the
+rule, model and content versions, and (through the content snapshot) the words. When rules,
+content or models change, old results stay as they were and say which versions they were
+computed with; ``quizapp results reanalyse`` recomputes them when an operator decides to.
+That choice keeps a result from changing under a person (or their therapist) who has read or
+downloaded it, and keeps a therapist's comparison of administrations honest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from ..interpret.content import Content, content_from_source
+from ..scoring.engine import ScoreReport
+from ..storage import analyses
+from ..storage.tables import StoredAnalysis, Submission
+from .pipeline import Analysis, OutdatedInstrument, Pipeline
+from .records import from_record, report_from_record, to_record
+
+log = logging.getLogger(__name__)
+
+_contents: dict[str, Content] = {}  # content version -> content (versions never change)
+
+
+def analyse_submission(pipeline: Pipeline, submission: Submission) -> Analysis:
+    """Compute the analysis of a submission (nothing is stored)."""
+    return pipeline.analyse(
+        submission.instrument_id, submission.instrument_version, submission.answers,
+        started_at=submission.started_at, finished_at=submission.finished_at,
+    )  # fmt: skip
+
+
+def analyse_and_store(pipeline: Pipeline, session: Session, submission: Submission) -> Analysis:
+    """Analyse a submission and add its analysis (and the content snapshot it needs)."""
+    analysis = analyse_submission(pipeline, submission)
+    store_analysis(pipeline, session, submission, analysis)
+    return analysis
+
+
+def store_analysis(
+    pipeline: Pipeline, session: Session, submission: Submission, analysis: Analysis
+) -> None:
+    """Add a computed analysis (and the content snapshot it needs) to the session."""
+    content = pipeline.interpreter.content
+    analyses.keep_content(session, content.version, content.source)
+    interpretation = analysis.interpretation
+    analyses.save_analysis(
+        session, submission.id, to_record(analysis),
+        rules_version=interpretation.rules_version, content_version=content.version,
+        model_version=interpretation.model_version,
+    )  # fmt: skip
+
+
+def _content(pipeline: Pipeline, session: Session, version: str) -> Content:
+    current = pipeline.interpreter.content
+    if version == current.version:
+        return current
+    if version not in _contents:
+        source = analyses.content_source(session, version)
+        if source is None:
+            raise LookupError(f"no content snapshot of version {version!r}")
+        _contents[version] = content_from_source(source, f"content snapshot {version}")
+    return _contents[version]
+
+
+def _read(
+    pipeline: Pipeline, session: Session, submission: Submission, row: StoredAnalysis | None
+) -> Analysis:
+    instrument = pipeline.instrument(submission.instrument_id, submission.instrument_version)
+    if instrument is None:
+        raise OutdatedInstrument(f"{submission.instrument_id} {submission.instrument_version}")
+    if row is None:  # stored before analyses were, or its analysis failed: computed now
+        log.info("submission %s has no stored analysis; computing it", submission.id)
+        return analyse_submission(pipeline, submission)
+    return from_record(
+        row.record, instrument=instrument, answers=submission.answers,
+        finished_at=submission.finished_at,
+        content=_content(pipeline, session, row.content_version), rules_version=row.rules_version,
+    )  # fmt: skip
+
+
+def stored_analysis(pipeline: Pipeline, session: Session, submission: Submission) -> Analysis:
+    """The analysis stored with a submission, with the words it was computed with.
+
+    Raises :class:`OutdatedInstrument` when the site no longer has its instrument version.
+    """
+    return _read(pipeline, session, submission, session.get(StoredAnalysis, submission.id))
+
+
+def stored_reports(
+    pipeline: Pipeline, session: Session, submissions: Iterable[Submission]
+) -> dict[int, ScoreReport | None]:
+    """The stored scores of many submissions (None where the instrument version is gone)."""
+    chosen = list(submissions)
+    rows = analyses.analyses_of(session, (s.id for s in chosen))
+    found: dict[int, ScoreReport | None] = {}
+    for s in chosen:
+        instrument, row = pipeline.instrument(s.instrument_id, s.instrument_version), rows.get(s.id)
+        if instrument is None:
+            found[s.id] = None
+        elif row is None:
+            found[s.id] = _read(pipeline, session, s, None).report
+        else:
+            found[s.id] = report_from_record(row.record, instrument)
+    return found
+
+
+def copy_analysis(
+    pipeline: Pipeline, session: Session, original: Submission, copy: Submission
+) -> None:
+    """Give a copy of a result (shared with a therapist) the analysis of the original."""
+    row = session.get(StoredAnalysis, original.id)
+    if row is None:
+        analyse_and_store(pipeline, session, copy)
+        return
+    analyses.save_analysis(session, copy.id, row.record, rules_version=row.rules_version,
+                           content_version=row.content_version,
+                           model_version=row.model_version)  # fmt: skip

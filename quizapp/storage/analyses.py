@@ -1,0 +1,62 @@
+"""Stored analyses and the content snapshots they are read back with.
+
+An analysis is stored once per submission, in the transaction that stores the submission;
+the content it refers to is kept once per content version. Functions here add and flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .tables import ContentSnapshot, StoredAnalysis
+
+
+def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> None:
+    """Keep the content of ``version`` unless it is kept already (the first result computed
+    with a version adds it; the same version is never stored with other words)."""
+    if session.get(ContentSnapshot, version) is None:
+        session.add(ContentSnapshot(version=version, source=dict(source)))
+        session.flush()
+
+
+def content_source(session: Session, version: str) -> Mapping[str, Any] | None:
+    snapshot = session.get(ContentSnapshot, version)
+    return None if snapshot is None else snapshot.source
+
+
+def save_analysis(
+    session: Session,
+    submission_id: int,
+    record: Mapping[str, Any],
+    *,
+    rules_version: str,
+    content_version: str,
+    model_version: str | None,
+) -> StoredAnalysis:
+    """Store (or replace, when an operator recomputes) the analysis of a submission."""
+    row = session.get(StoredAnalysis, submission_id)
+    if row is None:
+        row = StoredAnalysis(submission_id=submission_id)
+        session.add(row)
+    row.record = dict(record)
+    row.rules_version = rules_version
+    row.content_version = content_version
+    row.model_version = model_version
+    session.flush()
+    return row
+
+
+def analyses_of(session: Session, submission_ids: Iterable[int]) -> dict[int, StoredAnalysis]:
+    """The stored analyses of these submissions, by submission id (missing ones left out)."""
+    ids = list(submission_ids)
+    found: dict[int, StoredAnalysis] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.scalars(
+            select(StoredAnalysis).where(StoredAnalysis.submission_id.in_(ids[start : start + 500]))
+        )
+        found |= {row.submission_id: row for row in rows}
+    return found
