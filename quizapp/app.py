@@ -14,8 +14,7 @@ from typing import Any
 from flask import Flask
 
 from . import config
-from .pipeline.jobs import ReportRenderer
-from .pipeline.pipeline import Pipeline
+from .pipeline.pipeline import Pipeline, limit_native_threads
 from .therapists.invites import load_consent
 from .web.extensions import csrf, db
 
@@ -43,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "No secret key: set QUIZAPP_SECRET_KEY or put one in instance/secret_key "
             "(scripts/run creates it)."
         )
+    limit_native_threads()
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -50,21 +50,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Load the pipeline and the consent text once, and bind the database and CSRF."""
+    """Load the pipeline and the consent text once, bind the database and CSRF, and connect
+    to the broker when one is set (rendering itself is the renderer's: ``quizapp renderer``)."""
     pipeline = Pipeline.load(app.config)
     app.extensions["pipeline"] = pipeline
     app.extensions["consent"] = load_consent(app.config["CONSENT_FILE"])
     db.init_app(app)
     csrf.init_app(app)
-    queue = None
+    app.extensions["report_queue"] = None  # the renderer polls the queue in the database
     if app.config["CELERY_BROKER_URL"]:
         from .pipeline.queue import ReportQueue
 
-        queue = ReportQueue(app.config["CELERY_BROKER_URL"], app.config["SECRET_KEY"], pipeline,
-                            db.database_of(app).sessions)  # fmt: skip
-    app.extensions["report_renderer"] = ReportRenderer(
-        pipeline, db.database_of(app).sessions, workers=app.config["REPORT_WORKERS"], queue=queue
-    )
+        app.extensions["report_queue"] = ReportQueue(app.config["CELERY_BROKER_URL"])
 
 
 def register_blueprints(app: Flask) -> None:

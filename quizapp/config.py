@@ -49,13 +49,6 @@ def _url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
-def _natural(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"expected a whole number of 0 or more, not {text!r}")
-    return value
-
-
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -125,11 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
             "ECR data for the calibration and model commands and the tests"),
     Setting("REPORT_PRERENDER", "QUIZAPP_REPORT_PRERENDER", True, _flag,
             "1 renders the client report right after each submission; 0 on the first download"),
-    Setting("REPORT_WORKERS", "QUIZAPP_REPORT_WORKERS", 1, _natural,
-            "render threads per app process without a broker; 0 renders in the request"),
     Setting("CELERY_BROKER_URL", "QUIZAPP_CELERY_BROKER_URL", None, lambda t: t.strip() or None,
-            "render PDFs on Celery workers through this broker (Redis) instead of in each app "
-            "process"),
+            "render PDFs on Celery workers through this broker (Redis) instead of the "
+            "renderer processes polling the database"),
     Setting("CRISIS_CONTACTS", "QUIZAPP_CRISIS_CONTACTS", list(DEFAULT_CRISIS_CONTACTS), _lines,
             "crisis contacts shown with every result, one per line"),
     Setting("MAIL_SMTP_HOST", "QUIZAPP_SMTP_HOST", None, lambda t: t.strip() or None,

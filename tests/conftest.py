@@ -39,7 +39,6 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "DEFAULT_INSTRUMENT": "quick",
         "SESSION_COOKIE_SECURE": False,
         "REPORT_PRERENDER": False,  # tests/web/test_report_download.py turns it on
-        "REPORT_WORKERS": 0,  # render in the request
         **overrides,
     }
 
@@ -84,3 +83,13 @@ def hidden_fields(html: str) -> dict[str, str]:
         if name and value:
             fields[name.group(1)] = value.group(1)
     return fields
+
+
+def render_queued(app: Flask) -> int:
+    """Render every queued report with the real renderer, as ``quizapp renderer`` does in its
+    own process; how many it rendered."""
+    from quizapp.pipeline.renderer import Renderer
+
+    renderer = Renderer(app.extensions["pipeline"], app.extensions["database"].sessions,
+                        app.config["SECRET_KEY"])  # fmt: skip
+    return renderer.drain()

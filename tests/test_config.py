@@ -89,7 +89,7 @@ def test_values_are_parsed_to_what_they_mean() -> None:
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("QUIZAPP_SESSION_IDLE_MINUTES", "half an hour"), ("QUIZAPP_SESSION_IDLE_MINUTES", "0"),
-     ("QUIZAPP_REPORT_WORKERS", "-1"), ("QUIZAPP_INSECURE_COOKIES", "maybe"),
+     ("QUIZAPP_INSECURE_COOKIES", "maybe"),
      ("QUIZAPP_SMTP_PORT", "smtp")],
 )  # fmt: skip
 def test_a_malformed_value_names_its_variable(variable: str, value: str) -> None:
@@ -135,14 +135,14 @@ def test_the_app_takes_its_settings_from_the_environment(
     monkeypatch.setenv("QUIZAPP_SECRET_KEY", "s3cret")
     monkeypatch.setenv("QUIZAPP_SESSION_IDLE_MINUTES", "5")
     monkeypatch.setenv("QUIZAPP_BASE_URL", "https://quiz.example.org/")
-    monkeypatch.setenv("QUIZAPP_REPORT_WORKERS", "0")
+    monkeypatch.setenv("QUIZAPP_REPORT_PRERENDER", "0")
     app = create_app()
     assert app.instance_path == str((tmp_path / "instance").resolve())
     assert (tmp_path / "instance").is_dir()
     assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'quizapp.db'}"
     assert app.config["SESSION_IDLE_MINUTES"] == 5
     assert app.extensions["pipeline"].base_url == "https://quiz.example.org"
-    assert app.extensions["report_renderer"]._pool is None, "0 workers: render in the request"
+    assert app.config["REPORT_PRERENDER"] is False
     app.extensions["database"].dispose()
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "items": "quizapp.cli.items:items",
     "score": "quizapp.cli.score:score_command",
     "model": "quizapp.cli.model:model",
+    "renderer": "quizapp.cli.renderer:renderer",
     "report": "quizapp.cli.report:report",
     "results": "quizapp.cli.results:results",
 }

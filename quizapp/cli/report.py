@@ -103,6 +103,9 @@ def report(
             analysis, shown = _given(pipeline, answers_file, instrument_id), None
     except (AnswerError, OutdatedInstrument) as exc:
         raise click.ClickException(str(exc)) from exc
-    pdf = pipeline.render_pdf(analysis, receipt=shown, kind=kind, page_size=size)
+    from ..reports.render import render_pdf
+
+    data = pipeline.report_data(analysis, receipt=shown, kind=kind)
+    pdf = render_pdf(data, kind, page_size=size, templates_dir=pipeline.templates_dir)
     out.write_bytes(pdf)
     click.echo(f"wrote {out} ({len(pdf) // 1024} KiB, {kind}, {size})")

@@ -1,159 +1,166 @@
-"""PDF reports for submissions: rendered right after the submission, off the request path,
-stored per result, kind, page size and report version, so the download is immediate.
+"""The render queue: each PDF report is a row of ``rendered_reports``, and while it is pending
+that row is the job, a durable outbox drained by the renderer processes (``renderer``).
 
-The embedded default renders in a small thread pool inside each app process; with a broker,
-on Celery workers (``queue``). The result is stored in the database, so any process can serve
-it. A render that fails is retried (with a pause) and logged; the submission itself is never
-touched by a failed render.
+A job is added in the transaction that stores the submission, so a stored result always has
+its job and a rolled-back one never has; it survives any process dying. A renderer claims a
+job for a lease (``LEASE``), so a job whose renderer died is taken up again when the lease
+runs out; a failed attempt is retried after a pause, at most ``ATTEMPTS`` times; a finished
+job is never rendered again (one row per submission, kind, page size and report version).
+The receipt code the PDF is sealed with travels in the row sealed with a key derived from
+the app's secret key, and is wiped when the job ends. Nothing here loads WeasyPrint: the web
+app only adds jobs and reads finished reports.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
 
 from ..storage import receipts
-from ..storage.tables import RenderedReport, Submission
+from ..storage.tables import RenderedReport, utcnow
 from .pipeline import Pipeline
-from .stored import stored_analysis
 
-log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=120)  # a render takes about half a second; a dead renderer's job
+ATTEMPTS = 3  # waits at most this long, and a job that keeps failing is given up after 3
+RETRY_PAUSE = timedelta(seconds=5)  # doubled after each failed attempt
+WAITING, BACKGROUND = 1, 0  # priority: someone is waiting for it, or not yet
 
 
 class JobQueue(Protocol):
-    """Where jobs go when they run elsewhere (``queue.ReportQueue``: Celery with Redis)."""
+    """A broker that wakes renderers elsewhere (``queue.ReportQueue``: Celery with Redis)."""
 
-    def enqueue(self, submission_id: int, receipt: str) -> None: ...
-
-
-def _row(session: Session, key: dict[str, object]) -> RenderedReport:
-    """The report's row, created as pending (and committed) when it is the first attempt."""
-    row = session.scalars(select(RenderedReport).filter_by(**key)).first()
-    if row is None:
-        row = RenderedReport(**key, status="pending", attempts=0)
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:  # another worker created it first
-            session.rollback()
-            row = session.scalars(select(RenderedReport).filter_by(**key)).one()
-    return row
+    def enqueue(self, job_id: int) -> None: ...
 
 
-def stored_report(
+def _job_key(secret_key: str) -> bytes:
+    return receipts.derive_key(secret_key, b"secure-base/render-job", b"receipt-v1")
+
+
+def seal_receipt(secret_key: str, receipt: str) -> bytes:
+    """The receipt code as a job carries it: readable only with the app's secret key."""
+    return receipts.encrypt(_job_key(secret_key), receipt.encode("ascii"), b"render-job")
+
+
+def open_receipt(secret_key: str, sealed: bytes) -> str:
+    return receipts.decrypt(_job_key(secret_key), sealed, b"render-job").decode("ascii")
+
+
+def _therapist_key(secret_key: str) -> bytes:
+    return receipts.derive_key(secret_key, b"secure-base/therapist-report", b"pdf-v1")
+
+
+def seal_pdf(secret_key: str, receipt: str | None, pdf: bytes) -> bytes:
+    """A client report is sealed with its receipt code; a therapist report (no code) with a
+    key derived from the secret key. Either way a copy of the database opens no report."""
+    if receipt is not None:
+        return receipts.seal(receipt, pdf)
+    return receipts.encrypt(_therapist_key(secret_key), pdf, b"therapist-report")
+
+
+def open_pdf(secret_key: str, receipt: str | None, sealed: bytes) -> bytes:
+    if receipt is not None:
+        return receipts.unseal(receipt, sealed)
+    return receipts.decrypt(_therapist_key(secret_key), sealed, b"therapist-report")
+
+
+def report_row(
     session: Session, pipeline: Pipeline, submission_id: int, *, kind: str, page_size: str
 ) -> RenderedReport | None:
-    """The finished render of this report at the current report version, if there is one."""
+    """This report's row at the current report version: a pending job, a PDF, or a failure."""
     return session.scalars(
         select(RenderedReport).filter_by(
             submission_id=submission_id, kind=kind, page_size=page_size,
-            template_version=pipeline.report_version, status="done",
+            template_version=pipeline.report_version,
         )
     ).first()  # fmt: skip
 
 
-def render_and_store(
-    pipeline: Pipeline,
+def request_report(
     session: Session,
+    pipeline: Pipeline,
     submission_id: int,
     *,
-    receipt: str,
-    kind: str = "client",
-    page_size: str = "A4",
-    attempts: int = 3,
-    pause: float = 0.5,
-) -> RenderedReport | None:
-    """Render (unless already done) and store one report, sealed with the receipt code.
+    kind: str,
+    page_size: str,
+    secret_key: str,
+    receipt: str | None,
+    priority: int = BACKGROUND,
+) -> RenderedReport:
+    """The report's row, adding its job if there is none, bringing it forward when someone
+    waits, and queueing a given-up job once more (flushed; the caller commits).
 
-    A job of its own: it commits the row's state after every attempt, so ``session`` must
-    have nothing else pending. Returns the stored row (status done or failed), or None if
-    the submission is gone.
+    ``receipt`` is the canonical receipt code of a client report, None for a therapist report.
     """
-    submission = session.get(Submission, submission_id)
-    if submission is None:
-        return None
-    row = _row(session, {"submission_id": submission_id, "kind": kind, "page_size": page_size,
-                         "template_version": pipeline.report_version})  # fmt: skip
-    for attempt in range(attempts):
-        if row.status == "done":
-            return row
-        try:
-            analysis = stored_analysis(pipeline, session, submission)
-            pdf = pipeline.render_pdf(analysis, receipt=receipts.display(receipt), kind=kind,
-                                      page_size=page_size)  # fmt: skip
-            row.pdf = receipts.seal(receipt, pdf)
-            row.status, row.error = "done", None
-        except Exception as exc:  # any failure: keep the result, log, retry later
-            log.exception("rendering the %s report of submission %s failed", kind, submission_id)
-            row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
-        row.attempts += 1
-        session.commit()
-        if row.status != "done" and attempt + 1 < attempts:
-            time.sleep(pause * 2**attempt)
+    if (kind == "client") != (receipt is not None):
+        raise ValueError("a client report is sealed with its receipt code, a therapist's not")
+    row = report_row(session, pipeline, submission_id, kind=kind, page_size=page_size)
+    if row is None:
+        row = RenderedReport(
+            submission_id=submission_id, kind=kind, page_size=page_size,
+            template_version=pipeline.report_version, status="pending", attempts=0,
+            priority=priority,
+            job_key=None if receipt is None else seal_receipt(secret_key, receipt),
+        )  # fmt: skip
+        session.add(row)
+    elif row.status == "failed" and row.attempts < 2 * ATTEMPTS:  # one more round, asked for
+        row.status, row.not_before, row.claimed_until = "pending", None, None
+        row.job_key = None if receipt is None else seal_receipt(secret_key, receipt)
+    if row.status == "pending" and priority > row.priority:
+        row.priority = priority
+    session.flush()
     return row
 
 
-class ReportRenderer:
-    """Renders the client report (A4) of each new submission without delaying the response:
-    on the Celery queue when one is given, else in a thread pool of ``workers`` threads, or in
-    the caller's thread when ``workers`` is 0. Each job opens its own session."""
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        RenderedReport.status == "pending",
+        or_(RenderedReport.claimed_until.is_(None), RenderedReport.claimed_until < now),
+        or_(RenderedReport.not_before.is_(None), RenderedReport.not_before <= now),
+    ]
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        sessions: sessionmaker[Session],
-        *,
-        workers: int = 1,
-        queue: JobQueue | None = None,
-    ) -> None:
-        self.pipeline = pipeline
-        self.sessions = sessions
-        self.queue = queue
-        self._pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report")
-            if queue is None and workers > 0
-            else None
+
+def claim(session: Session, job_id: int | None = None) -> RenderedReport | None:
+    """Claim one job (this one, or the most urgent, oldest first) for ``LEASE``; None if there
+    is none to claim. Safe between processes: a job is claimed by one renderer at a time."""
+    now = utcnow()
+    while True:
+        query = select(RenderedReport.id).where(*_claimable(now))
+        if job_id is not None:
+            query = query.where(RenderedReport.id == job_id)
+        found = session.scalar(
+            query.order_by(RenderedReport.priority.desc(), RenderedReport.id).limit(1)
         )
-
-    def schedule(self, submission_id: int, receipt: str) -> Future[RenderedReport | None] | None:
-        if self.queue is not None:
-            try:
-                self.queue.enqueue(submission_id, receipt)
-            except Exception:  # broker down: the download renders on request instead
-                log.exception("could not queue the report of submission %s", submission_id)
+        if found is None:
             return None
-        if self._pool is None:
-            self.render(submission_id, receipt)
-            return None
-        return self._pool.submit(self.render, submission_id, receipt)
+        taken = session.execute(
+            update(RenderedReport)
+            .where(RenderedReport.id == found, *_claimable(now))
+            .values(claimed_until=now + LEASE)
+        )  # fmt: skip
+        session.commit()
+        if getattr(taken, "rowcount", 0) == 1:
+            return session.get(RenderedReport, found)
+        if job_id is not None:
+            return None  # another renderer took it first
 
-    def render(
-        self,
-        submission_id: int,
-        receipt: str,
-        *,
-        page_size: str = "A4",
-        attempts: int = 3,
-        pause: float = 0.5,
-    ) -> RenderedReport | None:
-        """One client-report job, here and now, in a session of its own. Never raises (a job
-        must not take the process down); returns the stored row, or None."""
-        try:
-            with self.sessions() as session:
-                return render_and_store(
-                    self.pipeline, session, submission_id, receipt=receipt, page_size=page_size,
-                    attempts=attempts, pause=pause,
-                )  # fmt: skip
-        except Exception:
-            log.exception("report job for submission %s failed", submission_id)
-            return None
 
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+def finish(session: Session, row: RenderedReport, sealed_pdf: bytes) -> None:
+    row.pdf, row.status, row.error = sealed_pdf, "done", None
+    row.attempts += 1
+    row.job_key = row.claimed_until = row.not_before = None
+    session.commit()
+
+
+def fail(session: Session, row: RenderedReport, error: str) -> None:
+    """Record a failed attempt: try again after a pause, or give up after ``ATTEMPTS``."""
+    row.attempts += 1
+    row.error = error[:500]
+    row.claimed_until = None
+    if row.attempts % ATTEMPTS == 0:
+        row.status, row.job_key = "failed", None
+    else:
+        row.not_before = utcnow() + RETRY_PAUSE * 2 ** (row.attempts % ATTEMPTS - 1)
+    session.commit()

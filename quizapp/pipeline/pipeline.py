@@ -1,9 +1,9 @@
 """The loaded parts that turn answers into what the service says: one plain object.
 
 A :class:`Pipeline` holds the instrument bank, the content and rules, the trained models and
-the report settings, loaded and checked once. The results page, the PDF jobs (in a thread, a
-Celery worker or a request) and the command line all analyse and render through it, so they
-say the same thing, and none of them needs a Flask app.
+the report settings, loaded and checked once. The web app, the renderer and the command line
+all analyse and build report data through it, so they say the same thing, and none of them
+needs a Flask app. Rendering a PDF is the renderer's (``renderer``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ from ..reports.options import template_version
 from ..reports.therapist_content import TherapistContent, load_therapist_content
 from ..scoring.engine import ScoreReport, score
 from ..scoring.instrument import Instrument, load_bank
+
+
+def limit_native_threads() -> None:
+    """One native (OpenMP, BLAS) thread per process in the service: with several processes
+    on few cores, pools of threads per process only wait on each other."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 class OutdatedInstrument(LookupError):
@@ -126,15 +134,6 @@ class Pipeline:
             kind=kind,
             outputs=analysis.outputs,
         )
-
-    def render_pdf(
-        self, analysis: Analysis, *, receipt: str | None, kind: str, page_size: str
-    ) -> bytes:
-        """One report as PDF bytes (WeasyPrint is loaded on the first render, not before)."""
-        from ..reports.render import render_pdf
-
-        data = self.report_data(analysis, receipt=receipt, kind=kind)
-        return render_pdf(data, kind, page_size=page_size, templates_dir=self.templates_dir)
 
     @cached_property
     def report_version(self) -> str:

@@ -1,16 +1,19 @@
-"""Entry point of the report workers: ``.venv/bin/celery -A quizapp.pipeline.worker:celery worker``.
+"""Entry point of the Celery report workers: ``.venv/bin/celery -A quizapp.pipeline.worker:celery
+worker`` (only with ``QUIZAPP_CELERY_BROKER_URL``; the embedded default runs ``quizapp
+renderer`` instead).
 
 Reads the same settings as the web servers (``DATABASE_URL``, ``QUIZAPP_SECRET_KEY``,
 ``QUIZAPP_CELERY_BROKER_URL`` and the content paths), loads the pipeline and exposes its
-Celery app. No Flask: a worker only analyses, renders and stores.
+Celery app. No Flask: a worker only renders and stores.
 """
 
 from __future__ import annotations
 
 from ..config import from_environment
 from ..storage.database import Database
-from .pipeline import Pipeline
+from .pipeline import Pipeline, limit_native_threads
 from .queue import ReportQueue
+from .renderer import Renderer
 
 settings = from_environment()
 if not settings["CELERY_BROKER_URL"]:
@@ -19,7 +22,9 @@ if not settings["CELERY_BROKER_URL"]:
     )
 if not settings["SECRET_KEY"]:
     raise RuntimeError("No secret key: set QUIZAPP_SECRET_KEY (the web servers' own).")
+limit_native_threads()
 database = Database(settings["DATABASE_URL"])
-queue = ReportQueue(settings["CELERY_BROKER_URL"], settings["SECRET_KEY"],
-                    Pipeline.load(settings), database.sessions)  # fmt: skip
+renderer = Renderer(Pipeline.load(settings), database.sessions, settings["SECRET_KEY"])
+queue = ReportQueue(settings["CELERY_BROKER_URL"])
+queue.serve(renderer)
 celery = queue.celery

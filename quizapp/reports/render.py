@@ -225,6 +225,12 @@ def html_to_pdf(
     return pdf
 
 
+def warm_up(templates_dir: Path = TEMPLATES_DIR) -> None:
+    """Parse the stylesheets, load the fonts and lay out one line, so that a process that
+    renders reports pays for that once, before its first report."""
+    html_to_pdf('<p lang="en">Secure Base</p>', templates_dir=templates_dir)
+
+
 def render_pdf(
     data: dict[str, Any], kind: str, page_size: str = "A4", *, templates_dir: Path = TEMPLATES_DIR
 ) -> bytes:

@@ -110,10 +110,15 @@ class StoredAnalysis(Base):
 
 
 class RenderedReport(Base):
-    """A PDF rendered for a submission, per report kind, page size and template version.
+    """A PDF for a submission, per report kind, page size and report version; while pending,
+    the render job itself (a durable outbox, see ``quizapp.pipeline.jobs``).
 
-    Deleted with its submission (ON DELETE CASCADE). ``status`` is pending, done or failed;
-    a failed render keeps a short error text for the log and is retried on request.
+    Deleted with its submission (ON DELETE CASCADE). ``status`` is pending, done or failed. A
+    renderer claims a pending job for a while (``claimed_until``), so a job whose renderer died
+    is taken up again; a failed attempt waits (``not_before``) before the next; a job given up
+    keeps a short error text for the log. ``job_key`` carries the receipt code the PDF is
+    sealed with, itself sealed with a key derived from the secret key, and is wiped when the
+    job ends. ``priority`` 1: someone is waiting for it.
     """
 
     __tablename__ = "rendered_reports"
@@ -123,6 +128,7 @@ class RenderedReport(Base):
         CheckConstraint(_one_of("kind", KINDS), name="kind_known"),
         CheckConstraint(_one_of("page_size", PAGE_SIZES), name="page_size_known"),
         CheckConstraint("status != 'done' OR pdf IS NOT NULL", name="done_has_pdf"),
+        Index("ix_rendered_reports_queue", "status", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,6 +142,11 @@ class RenderedReport(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    job_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

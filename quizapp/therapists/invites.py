@@ -79,14 +79,13 @@ def find_invite(session: Session, token: str) -> Invite | None:
     ).first()
 
 
-def clear_expired_drafts(session: Session, therapist_id: int) -> None:
-    """Drop unfinished answers of this therapist's expired invitations (revoking drops them at
-    once; an expired link can no longer be finished, so its answers serve nobody)."""
-    mine = select(Client.id).where(Client.therapist_id == therapist_id)
+def clear_all_expired_drafts(session: Session) -> None:
+    """Drop the unfinished answers of every expired invitation (the renderer's periodic
+    chore, so that no page has to write while it reads)."""
     session.execute(
         update(Invite)
-        .where(Invite.client_id.in_(mine), Invite.draft.is_not(None),
-               Invite.completed_at.is_(None), Invite.expires_at <= utcnow())
+        .where(Invite.draft.is_not(None), Invite.completed_at.is_(None),
+               Invite.expires_at <= utcnow())
         .values(draft=None)
     )  # fmt: skip
 

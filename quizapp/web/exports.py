@@ -4,7 +4,8 @@ sent, so what was sent is logged and what failed is not."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template, request, url_for
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from ..pipeline.pipeline import Analysis, OutdatedInstrument
@@ -16,6 +17,7 @@ from ..therapists import audit, clients, exports
 from . import pipeline
 from .auth import therapist
 from .extensions import db
+from .reports import pdf_or_wait
 from .therapist import bp, own_client
 
 
@@ -53,15 +55,18 @@ def result(client_id: int, submission_id: int) -> str:
 
 
 @bp.get("/clients/<int:client_id>/results/<int:submission_id>/report.pdf")
-def report(client_id: int, submission_id: int) -> Response:
-    client, submission, analysis = _analysis(client_id, submission_id)
+def report(client_id: int, submission_id: int) -> Response | tuple[str, int, Headers]:
+    client, submission, _ = _analysis(client_id, submission_id)
     size = page_size(request.args.get("size", "a4"))
     if size is None:
         abort(400, "The page size must be A4 or Letter.")
-    pdf = pipeline().render_pdf(analysis, receipt=None, kind="therapist", page_size=size)
     name = f"secure-base-{submission.finished_at:%Y-%m-%d}-result-{submission.id}.pdf"
-    _record("download therapist report", client, submission)
-    return _download(pdf, "application/pdf", name)
+    sent = pdf_or_wait(submission.id, kind="therapist", size=size, receipt=None, filename=name,
+                       back=url_for("therapist.result", client_id=client.id,
+                                    submission_id=submission.id))  # fmt: skip
+    if isinstance(sent, Response):  # the PDF itself, not the page that waits for it
+        _record("download therapist report", client, submission)
+    return sent
 
 
 def _download(body: bytes | str, mimetype: str, filename: str) -> Response:

@@ -133,6 +133,7 @@ def answer(token: str) -> Any:
         ),
         started.nonce,
         already="These answers were already sent. Your therapist has them.",
+        report=invite.client_sees == "results",
     )
     if stored is None:
         flash(
@@ -141,8 +142,6 @@ def answer(token: str) -> Any:
         )
         return _quiz(token, invite, form, 503)
     if invite.client_sees == "results":
-        if current_app.config["REPORT_PRERENDER"]:
-            current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
         return redirect(url_for("results.show", code=stored.receipt), code=303)
     return render_template("invite/done.html", invite=invite, therapist=therapist)
 

@@ -18,6 +18,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from ..pipeline.jobs import request_report
 from ..pipeline.stored import analyse_submission, store_analysis
 from ..scoring.instrument import Instrument
 from ..storage import submissions
@@ -25,6 +26,7 @@ from ..storage.tables import Submission
 from . import get_instrument, pipeline
 from .extensions import db
 from .forms import form_class, issue_token, read_token
+from .reports import wake
 
 bp = Blueprint("quiz", __name__, url_prefix="/quiz")
 
@@ -69,15 +71,20 @@ def _analyse(submission_id: int) -> None:
 
 
 def commit_submission(
-    store: Callable[[], submissions.Stored], nonce: str, *, already: str
+    store: Callable[[], submissions.Stored], nonce: str, *, already: str, report: bool = True
 ) -> submissions.Stored | None:
-    """Run ``store``, add the analysis, and commit the request's transaction; None when the
-    database could not take it (the caller shows the answers again, with 503). A form already
-    stored is a 409 with the message ``already``, also when its twin was committed a moment
-    earlier."""
+    """Run ``store``, add the analysis and (with ``report``) the job that renders the client
+    report, and commit the request's transaction; None when the database could not take it
+    (the caller shows the answers again, with 503). A form already stored is a 409 with the
+    message ``already``, also when its twin was committed a moment earlier."""
+    job = None
     try:
         stored = store()
         _analyse(stored.submission_id)
+        if report and current_app.config["REPORT_PRERENDER"]:
+            job = request_report(db.session, pipeline(), stored.submission_id, kind="client",
+                                 page_size="A4", secret_key=current_app.config["SECRET_KEY"],
+                                 receipt=stored.receipt)  # fmt: skip
         db.session.commit()
     except submissions.AlreadySubmitted:
         abort(409, already)
@@ -91,6 +98,8 @@ def commit_submission(
             abort(409, already)
         current_app.logger.exception("could not store a submission")
         return None
+    if job is not None:
+        wake(job.id)
     return stored
 
 
@@ -124,6 +133,4 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
         flash("We could not save your answers just now. They are still filled in below: "
               "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
         return _render(instrument, form, 503)
-    if current_app.config["REPORT_PRERENDER"]:
-        current_app.extensions["report_renderer"].schedule(stored.submission_id, stored.receipt)
     return redirect(url_for("results.show", code=stored.receipt), code=303)

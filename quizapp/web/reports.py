@@ -1,20 +1,82 @@
-"""The PDF report beside the result's unguessable URL: served from the stored render."""
+"""PDF reports beside the result's unguessable URL, served from the stored render.
+
+The web app never renders: a download finds the stored PDF, or adds (or brings forward) the
+render job and shows a page that checks again every few seconds and downloads the PDF when
+the renderer has stored it. Shared with the therapist's report download.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.datastructures import Headers
 
-from ..pipeline.jobs import ReportRenderer, stored_report
+from ..pipeline.jobs import ATTEMPTS, WAITING, open_pdf, report_row, request_report
 from ..reports.options import page_size
 from ..storage import receipts, submissions
+from ..storage.tables import RenderedReport
 from . import pipeline
 from .extensions import db
 
 bp = Blueprint("reports", __name__, url_prefix="/r")
+REFRESH_SECONDS = 2
+
+
+def wake(job_id: int) -> None:
+    """Tell a Celery worker about a committed job, when a broker is configured (the
+    embedded renderer polls the queue instead). A broker that is down loses nothing: the job
+    is in the database, and the next download that waits for it sends it again."""
+    queue = current_app.extensions.get("report_queue")
+    if queue is None:
+        return
+    try:
+        queue.enqueue(job_id)
+    except Exception:  # the broker is down: the job waits in the database
+        current_app.logger.exception("could not send render job %s to the broker", job_id)
+
+
+def _ahead(row: RenderedReport) -> int:
+    """How many pending jobs a renderer takes before this one."""
+    return db.session.scalar(
+        select(func.count()).select_from(RenderedReport).where(
+            RenderedReport.status == "pending",
+            (RenderedReport.priority > row.priority)
+            | ((RenderedReport.priority == row.priority) & (RenderedReport.id < row.id)),
+        )
+    ) or 0  # fmt: skip
+
+
+def pdf_or_wait(
+    submission_id: int, *, kind: str, size: str, receipt: str | None, filename: str, back: str
+) -> Response | tuple[str, int, Headers]:
+    """The stored PDF as a download, or a page that waits for it (queueing the job if needed).
+
+    ``receipt``: the canonical receipt code of a client report (None: a therapist report).
+    """
+    secret = current_app.config["SECRET_KEY"]
+    row = report_row(db.session, pipeline(), submission_id, kind=kind, page_size=size)
+    if row is not None and row.status == "done" and row.pdf is not None:
+        headers = {"Cache-Control": "no-store",
+                   "Content-Disposition": f'attachment; filename="{filename}"'}  # fmt: skip
+        return Response(open_pdf(secret, receipt, row.pdf), mimetype="application/pdf",
+                        headers=headers)  # fmt: skip
+    if row is not None and row.status == "failed" and row.attempts >= 2 * ATTEMPTS:
+        return (
+            render_template("report_unavailable.html", back=back),
+            503,
+            Headers({"Retry-After": "3600"}),
+        )
+    row = request_report(db.session, pipeline(), submission_id, kind=kind, page_size=size,
+                         secret_key=secret, receipt=receipt, priority=WAITING)  # fmt: skip
+    ahead = _ahead(row)
+    db.session.commit()
+    wake(row.id)
+    page = render_template("report_waiting.html", refresh=REFRESH_SECONDS, ahead=ahead, back=back)
+    return page, 202, Headers({"Retry-After": str(REFRESH_SECONDS), "Cache-Control": "no-store"})
 
 
 @bp.get("/<code>/report.pdf")
-def download(code: str) -> Response | tuple[str, int, dict[str, str]]:
+def download(code: str) -> Response | tuple[str, int, Headers]:
     submission = submissions.find_submission(db.session, code)
     canonical = receipts.normalise(code)
     if submission is None or canonical is None:
@@ -22,19 +84,8 @@ def download(code: str) -> Response | tuple[str, int, dict[str, str]]:
     size = page_size(request.args.get("size", "a4"))
     if size is None:
         abort(400, "The page size must be a4 or letter.")
-    row = stored_report(db.session, pipeline(), submission.id, kind="client", page_size=size)
-    if row is None:  # not rendered yet, or an earlier render failed: try now, once more
-        renderer: ReportRenderer = current_app.extensions["report_renderer"]
-        row = renderer.render(submission.id, canonical, page_size=size, attempts=2, pause=0.2)
-    if row is None or row.status != "done" or row.pdf is None:
-        return render_template("report_unavailable.html"), 503, {"Retry-After": "60"}
-    pdf = receipts.unseal(canonical, row.pdf)
-    name = f"secure-base-report-{submission.finished_at:%Y-%m-%d}.pdf"
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="{name}"',
-        },
-    )
+    return pdf_or_wait(
+        submission.id, kind="client", size=size, receipt=canonical,
+        filename=f"secure-base-report-{submission.finished_at:%Y-%m-%d}.pdf",
+        back=url_for("results.show", code=canonical),
+    )  # fmt: skip

@@ -48,8 +48,6 @@ def _page_arg() -> int:
 def dashboard() -> str:
     form = SearchForm(request.args)
     search = (form.q.data or "")[:80]
-    invites.clear_expired_drafts(db.session, therapist().id)
-    db.session.commit()  # housekeeping of its own, so no write is held open while reading
     return render_template(
         "therapist/dashboard.html",
         page=clients.list_clients(db.session, therapist().id, search, _page_arg()),

@@ -32,6 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from quizapp.app import create_app
+from quizapp.pipeline.renderer import Renderer
 from quizapp.storage.database import migrate_fresh
 
 pytestmark = pytest.mark.browser
@@ -134,7 +135,8 @@ def expected_pattern(answers: dict[str, int]) -> str:
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
-    """The real app on 127.0.0.1 (a free port) over a fresh SQLite file; yields its base URL."""
+    """The real app on 127.0.0.1 (a free port) over a fresh SQLite file, with a renderer
+    beside it; yields its base URL."""
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     migrate_fresh(url)
     app = create_app(
@@ -149,9 +151,15 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
     thread.start()
+    renderer = Renderer(app.extensions["pipeline"], app.extensions["database"].sessions, "e2e")
+    stop = threading.Event()  # the renderer, as `quizapp renderer` runs it beside the server
+    rendering = threading.Thread(target=renderer.run, args=(stop,), name="e2e-renderer")
+    rendering.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        stop.set()
+        rendering.join(timeout=30)
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()

@@ -123,7 +123,14 @@ def test_therapist_invites_client_reads_result_and_exports(
     assert pdf.startswith(b"%PDF")
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Audit appendix" in text
-    page.go_back()
+    # The first click showed the page that waits for the renderer; it downloaded the PDF
+    # when it was ready. Back to the client's page:
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your report is being prepared")
+    page.get_by_role("link", name="Back to the result").click()
+    page.get_by_role("navigation", name="Therapist area").get_by_role(
+        "link", name="Clients"
+    ).click()
+    page.get_by_role("link", name="C-042", exact=True).click()
     fhir_link = page.get_by_role("link", name="FHIR R4 JSON")
     bundle = json.loads(download(page, fhir_link.click, tmp_path))
     Bundle(bundle)  # raises FHIRValidationError if the export is not valid R4

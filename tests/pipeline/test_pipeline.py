@@ -93,11 +93,13 @@ import sys
 from datetime import UTC, datetime
 from quizapp.config import defaults
 from quizapp.pipeline.pipeline import Pipeline
+from quizapp.reports.render import render_pdf
 pipeline = Pipeline.load(defaults())
 quick = pipeline.bank["quick"]
 answers = {item_id: 1 + i % 5 for i, item_id in enumerate(quick.item_ids)}
 analysis = pipeline.analyse("quick", quick.version, answers, finished_at=datetime.now(UTC))
-pdf = pipeline.render_pdf(analysis, receipt=None, kind="client", page_size="A4")
+data = pipeline.report_data(analysis, receipt=None, kind="client")
+pdf = render_pdf(data, "client", page_size="A4", templates_dir=pipeline.templates_dir)
 assert pdf.startswith(b"%PDF"), pdf[:20]
 loaded = {name.split(".")[0] for name in sys.modules}
 print(" ".join(sorted(loaded & {"flask", "werkzeug", "flask_wtf", "sqlalchemy", "weasyprint"})))

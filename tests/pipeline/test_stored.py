@@ -19,7 +19,7 @@ from quizapp.pipeline.pipeline import Pipeline
 from quizapp.storage.tables import ContentSnapshot, StoredAnalysis, Submission
 from quizapp.web.extensions import db
 
-from ..conftest import REPO, app_config, hidden_fields
+from ..conftest import REPO, app_config, hidden_fields, render_queued
 from ..web.test_quiz import answers, start
 
 
@@ -60,7 +60,9 @@ def test_pages_reports_and_exports_read_it_instead_of_computing(
     monkeypatch.setattr(Pipeline, "analyse", never)
     page = client.get(f"/r/{code}")
     assert page.status_code == 200 and page.get_data(as_text=True) == before
-    pdf = client.get(f"/r/{code}/report.pdf")  # rendered in the request here (REPORT_WORKERS=0)
+    assert client.get(f"/r/{code}/report.pdf").status_code == 202
+    assert render_queued(app) == 1
+    pdf = client.get(f"/r/{code}/report.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     result = CliRunner(env={"DATABASE_URL": app.config["DATABASE_URL"]}).invoke(
         cli, ["report", "--receipt", code, "--out", str(tmp_path / "r.pdf")]

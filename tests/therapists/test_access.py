@@ -230,7 +230,7 @@ def test_b_gets_404_for_as_result_under_bs_own_client(
         ids = {"client_id": b_data.client_id, "submission_id": a_data.submission_id}
         assert other.web.get(path_for(app, endpoint, ids)).status_code == 404
         own = {"client_id": b_data.client_id, "submission_id": b_data.submission_id}
-        assert other.web.get(path_for(app, endpoint, own)).status_code == 200
+        assert other.web.get(path_for(app, endpoint, own)).status_code in (200, 202)  # queued
 
 
 def therapist_routes(app: Flask) -> set[Route]:

@@ -27,7 +27,7 @@ from quizapp.therapists import clients
 from quizapp.therapists.invites import load_consent
 from quizapp.web.extensions import db
 
-from ..conftest import REPO, hidden_fields
+from ..conftest import REPO, hidden_fields, render_queued
 from .journey import (
     Therapist,
     add_client,
@@ -319,6 +319,8 @@ def test_deleting_a_client_needs_the_exact_label_and_leaves_only_an_audit_entry(
     client_id = add_client(therapist, label, "a private note")
     response, submission_id = administer(therapist, client_id, answers_for("quick", 4, 2))
     web = app.test_client()
+    assert web.get(f"{response.headers['Location']}/report.pdf").status_code == 202
+    render_queued(app)
     assert web.get(f"{response.headers['Location']}/report.pdf").status_code == 200
     assert count(app, RenderedReport, RenderedReport.submission_id == submission_id) == 1
     invite(therapist, client_id)  # and one still open
@@ -357,6 +359,10 @@ def test_views_and_exports_each_write_an_audit_entry_the_owner_sees(
     ]
     for url, action, submission_id in steps:
         last = max(e.id for e in rows(app, AuditEntry))
+        if url.endswith(".pdf"):  # queued and waited for: nothing sent, nothing logged yet
+            assert therapist.web.get(url).status_code == 202
+            assert rows(app, AuditEntry, AuditEntry.id > last) == []
+            render_queued(app)
         response = therapist.web.get(url)
         assert response.status_code == 200, url
         [entry] = rows(app, AuditEntry, AuditEntry.id > last)

@@ -1,0 +1,65 @@
+"""``quizapp renderer``: the process that renders PDF reports from the queue in the database.
+
+``scripts/run`` starts one beside the web server; more can run on any machine that reaches
+the database. It runs at a lower scheduling priority than the web server, loads WeasyPrint
+once, and stops cleanly on Ctrl-C or SIGTERM (a job cut off mid-render is taken up again
+when its lease runs out). Every few minutes it also clears the unfinished answers of
+invitations that expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from . import settings
+
+
+@click.command("renderer")
+@click.option("--nice", default=10, show_default=True,
+              help="How much lower than the web server it runs (Unix nice increment).")  # fmt: skip
+@click.option("--drain", is_flag=True, help="Render what is queued now, then stop.")
+def renderer(nice: int, drain: bool) -> None:
+    """Render queued PDF reports until stopped."""
+    from ..pipeline.pipeline import Pipeline, limit_native_threads
+    from ..pipeline.renderer import Renderer
+    from ..scoring.instrument import InstrumentError
+    from ..storage.database import Database
+    from ..therapists.invites import clear_all_expired_drafts
+
+    configured = settings()
+    if not configured["SECRET_KEY"]:
+        raise click.ClickException("No secret key: set QUIZAPP_SECRET_KEY (the web server's own).")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s renderer %(levelname)s %(message)s")
+    for chatty in ("weasyprint", "fontTools"):  # a line per layout step of every report
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    os.nice(max(0, nice))
+    limit_native_threads()
+    try:
+        pipeline = Pipeline.load(configured)
+    except (InstrumentError, RuntimeError, ValueError) as exc:
+        raise click.ClickException(f"the renderer cannot start: {exc}") from exc
+    database = Database(configured["DATABASE_URL"])
+    worker = Renderer(pipeline, database.sessions, configured["SECRET_KEY"],
+                      chores=[clear_all_expired_drafts])  # fmt: skip
+    worker.warm_up()
+    try:
+        if drain:
+            click.echo(f"rendered {worker.drain()} reports")
+            return
+        stop = threading.Event()
+
+        def stop_on(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, stop_on)
+        signal.signal(signal.SIGINT, stop_on)
+        click.echo("renderer: waiting for reports to render (Ctrl-C stops)")
+        worker.run(stop)
+    finally:
+        database.dispose()
