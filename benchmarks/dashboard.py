@@ -61,11 +61,12 @@ def fill(url: str, therapist_id: int, clients: int) -> None:
                     "instrument_id": "quick", "instrument_version": "1.0.0",
                     "answers": {f"q{j:02d}": rng.randint(1, 5) for j in range(1, 13)},
                     "started_at": finished - timedelta(minutes=3), "finished_at": finished,
-                    "client_id": cid,
+                    "client_id": cid, "therapist_id": therapist_id,
                 })  # fmt: skip
         conn.execute(insert(Submission), submissions)
         conn.execute(insert(Invite), [
-            {"client_id": cid, "token_hash": digest(new_code()), "instrument_id": "quick",
+            {"client_id": cid, "therapist_id": therapist_id, "token_hash": digest(new_code()),
+             "instrument_id": "quick",
              "client_sees": "results", "created_at": now, "expires_at": now + timedelta(days=14),
              "shared_receipt": False}
             for cid in ids[::5]

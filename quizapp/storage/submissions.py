@@ -40,6 +40,7 @@ def store_submission(
     started_at: datetime,
     nonce: str,
     client_id: int | None = None,
+    therapist_id: int | None = None,
 ) -> Stored:
     """Add one complete submission and flush it (it has an id); return its receipt code.
 
@@ -59,6 +60,7 @@ def store_submission(
         started_at=min(started_at, utcnow()),
         finished_at=utcnow(),
         client_id=client_id,
+        therapist_id=therapist_id,
     )
     session.add(submission)
     session.flush()

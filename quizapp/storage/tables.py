@@ -56,6 +56,10 @@ class Submission(Base):
     __table_args__ = (
         CheckConstraint("finished_at >= started_at", name="finished_after_started"),
         CheckConstraint("length(receipt_hash) = 32", name="receipt_hash_is_sha256"),
+        CheckConstraint(
+            "(client_id IS NULL) = (therapist_id IS NULL)", name="therapist_with_client"
+        ),
+        Index("ix_submissions_therapist_finished", "therapist_id", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +75,12 @@ class Submission(Base):
     client_id: Mapped[int | None] = mapped_column(
         ForeignKey("clients.id", ondelete="CASCADE", name="fk_submissions_client_id"),
         index=True,
+        default=None,
+    )
+    # The client's therapist, kept here too so that "recently completed" reads the newest
+    # few results of one therapist from an index instead of sorting all of them.
+    therapist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE", name="fk_submissions_therapist_id"),
         default=None,
     )
     reports: Mapped[list[RenderedReport]] = relationship(
@@ -234,10 +244,17 @@ class Invite(Base):
         CheckConstraint("client_sees IN ('results', 'thanks')", name="client_sees_known"),
         CheckConstraint("consented_at IS NULL OR consent_version IS NOT NULL", name="consent"),
         CheckConstraint("completed_at IS NULL OR consented_at IS NOT NULL", name="consent_first"),
+        Index(
+            "ix_invites_therapist_open", "therapist_id", "completed_at", "revoked_at", "created_at"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    # The client's therapist, kept here too: the dashboard's waiting invitations in index order.
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE", name="fk_invites_therapist_id")
+    )
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     instrument_id: Mapped[str] = mapped_column(String(40))
     client_sees: Mapped[str] = mapped_column(String(10), default="results")

@@ -163,7 +163,7 @@ def recent_completed(
     rows = session.execute(
         select(Submission, Client.label)
         .join(Client, Client.id == Submission.client_id)
-        .where(Client.therapist_id == therapist_id)
+        .where(Submission.therapist_id == therapist_id)
         .order_by(Submission.finished_at.desc())
         .limit(limit)
     ).all()

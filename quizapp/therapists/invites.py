@@ -47,6 +47,7 @@ def create_invite(
     token = secrets.token_urlsafe(24)
     invite = Invite(
         client_id=client.id,
+        therapist_id=client.therapist_id,
         token_hash=receipts.token_digest(token),
         instrument_id=instrument_id,
         client_sees=client_sees,
@@ -104,7 +105,7 @@ def open_invites(session: Session, therapist_id: int, limit: int = 20) -> list[t
         select(Invite, Client.label)
         .join(Client, Client.id == Invite.client_id)
         .where(
-            Client.therapist_id == therapist_id,
+            Invite.therapist_id == therapist_id,
             Invite.completed_at.is_(None),
             Invite.revoked_at.is_(None),
             Invite.expires_at > utcnow(),
@@ -155,6 +156,7 @@ def complete_invite(
         started_at=aware(invite.draft_started_at) if invite.draft_started_at else started_at,
         nonce=nonce,
         client_id=invite.client_id,
+        therapist_id=invite.therapist_id,
     )
     invite.completed_at = utcnow()
     invite.submission_id = stored.submission_id
@@ -175,6 +177,7 @@ def share_result(session: Session, invite: Invite, original: Submission) -> Subm
         started_at=original.started_at,
         finished_at=original.finished_at,
         client_id=invite.client_id,
+        therapist_id=invite.therapist_id,
     )
     session.add(copy)
     session.flush()
