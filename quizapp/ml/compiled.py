@@ -169,14 +169,22 @@ class CompiledModels:
     def random_score(self, raw: Array) -> Array:
         """Higher is more like a real answer pattern: minus the probability of "random"."""
         a = self.arrays
-        trees = np.arange(a["detector_feature"].shape[0])
+        feature, threshold = a["detector_feature"], a["detector_threshold"]
+        is_leaf, missing_left = a["detector_leaf"], a["detector_missing_left"]
+        left_child, right_child = a["detector_left"], a["detector_right"]
+        trees = np.arange(feature.shape[0])
+        rows = np.arange(raw.shape[0])[:, None]
         node = np.zeros((raw.shape[0], len(trees)), dtype=np.int64)
         for _ in range(int(a["detector_depth"].max())):
-            leaf = a["detector_leaf"][trees, node]
-            value = np.take_along_axis(raw, a["detector_feature"][trees, node], axis=1)
-            left = np.where(np.isnan(value), a["detector_missing_left"][trees, node],
-                            value <= a["detector_threshold"][trees, node])  # fmt: skip
-            step = np.where(left, a["detector_left"][trees, node], a["detector_right"][trees, node])
+            leaf = is_leaf[trees, node]
+            if leaf.all():
+                break
+            value = raw[rows, feature[trees, node]]
+            left = value <= threshold[trees, node]
+            missing = np.isnan(value)
+            if missing.any():
+                left = np.where(missing, missing_left[trees, node], left)
+            step = np.where(left, left_child[trees, node], right_child[trees, node])
             node = np.where(leaf, node, step)
         raw_score = a["detector_baseline"][0] + a["detector_value"][trees, node].sum(axis=1)
         score: Array = -1.0 / (1.0 + np.exp(-raw_score))

@@ -14,6 +14,7 @@ app only adds jobs and reads finished reports.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, or_, select, update
@@ -35,6 +36,7 @@ class JobQueue(Protocol):
     def enqueue(self, job_id: int) -> None: ...
 
 
+@cache
 def _job_key(secret_key: str) -> bytes:
     return receipts.derive_key(secret_key, b"secure-base/render-job", b"receipt-v1")
 
@@ -48,6 +50,7 @@ def open_receipt(secret_key: str, sealed: bytes) -> str:
     return receipts.decrypt(_job_key(secret_key), sealed, b"render-job").decode("ascii")
 
 
+@cache
 def _therapist_key(secret_key: str) -> bytes:
     return receipts.derive_key(secret_key, b"secure-base/therapist-report", b"pdf-v1")
 
@@ -88,15 +91,18 @@ def request_report(
     secret_key: str,
     receipt: str | None,
     priority: int = BACKGROUND,
+    new: bool = False,
 ) -> RenderedReport:
     """The report's row, adding its job if there is none, bringing it forward when someone
-    waits, and queueing a given-up job once more (flushed; the caller commits).
+    waits, and queueing a given-up job once more (the caller commits).
 
-    ``receipt`` is the canonical receipt code of a client report, None for a therapist report.
+    ``receipt`` is the canonical receipt code of a client report, None for a therapist report;
+    ``new``: the submission is being stored, so it has no report yet to look up.
     """
     if (kind == "client") != (receipt is not None):
         raise ValueError("a client report is sealed with its receipt code, a therapist's not")
-    row = report_row(session, pipeline, submission_id, kind=kind, page_size=page_size)
+    row = None if new else report_row(session, pipeline, submission_id, kind=kind,
+                                      page_size=page_size)  # fmt: skip
     if row is None:
         row = RenderedReport(
             submission_id=submission_id, kind=kind, page_size=page_size,
@@ -110,7 +116,8 @@ def request_report(
         row.job_key = None if receipt is None else seal_receipt(secret_key, receipt)
     if row.status == "pending" and priority > row.priority:
         row.priority = priority
-    session.flush()
+    if not new:  # a new job is flushed with the rest of its submission, at the commit
+        session.flush()
     return row
 
 

@@ -37,23 +37,30 @@ def analyse_submission(pipeline: Pipeline, submission: Submission) -> Analysis:
 
 
 def analyse_and_store(pipeline: Pipeline, session: Session, submission: Submission) -> Analysis:
-    """Analyse a submission and add its analysis (and the content snapshot it needs)."""
+    """Analyse a submission and store its analysis (and the content snapshot it needs),
+    replacing one stored before."""
     analysis = analyse_submission(pipeline, submission)
-    store_analysis(pipeline, session, submission, analysis)
+    store_analysis(pipeline, session, submission, analysis, new=False)
     return analysis
 
 
 def store_analysis(
-    pipeline: Pipeline, session: Session, submission: Submission, analysis: Analysis
+    pipeline: Pipeline,
+    session: Session,
+    submission: Submission,
+    analysis: Analysis,
+    *,
+    new: bool = True,
 ) -> None:
-    """Add a computed analysis (and the content snapshot it needs) to the session."""
+    """Add a computed analysis (and the content snapshot it needs) to the session; ``new``:
+    the submission is being stored and has none yet."""
     content = pipeline.interpreter.content
     analyses.keep_content(session, content.version, content.source)
     interpretation = analysis.interpretation
     analyses.save_analysis(
         session, submission.id, to_record(analysis),
         rules_version=interpretation.rules_version, content_version=content.version,
-        model_version=interpretation.model_version,
+        model_version=interpretation.model_version, new=new,
     )  # fmt: skip
 
 

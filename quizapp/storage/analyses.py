@@ -1,7 +1,8 @@
 """Stored analyses and the content snapshots they are read back with.
 
 An analysis is stored once per submission, in the transaction that stores the submission;
-the content it refers to is kept once per content version. Functions here add and flush.
+the content it refers to is kept once per content version. Functions here add (and flush
+where a later step needs the row); the caller commits.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from .tables import ContentSnapshot, StoredAnalysis
 
 def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> None:
     """Keep the content of ``version`` unless it is kept already (the first result computed
-    with a version adds it; the same version is never stored with other words)."""
-    if session.get(ContentSnapshot, version) is None:
+    with a version adds it; the same version is never stored with other words). The look-up
+    reads the key alone, not the content."""
+    kept = select(ContentSnapshot.version).where(ContentSnapshot.version == version)
+    if session.scalar(kept) is None:
         session.add(ContentSnapshot(version=version, source=dict(source)))
         session.flush()
 
@@ -36,9 +39,11 @@ def save_analysis(
     rules_version: str,
     content_version: str,
     model_version: str | None,
-) -> StoredAnalysis:
-    """Store (or replace, when an operator recomputes) the analysis of a submission."""
-    row = session.get(StoredAnalysis, submission_id)
+    new: bool = False,
+) -> None:
+    """Store (or replace, when an operator recomputes) the analysis of a submission; ``new``:
+    the submission has none yet (it is being stored), so there is nothing to look up."""
+    row = None if new else session.get(StoredAnalysis, submission_id)
     if row is None:
         row = StoredAnalysis(submission_id=submission_id)
         session.add(row)
@@ -46,8 +51,6 @@ def save_analysis(
     row.rules_version = rules_version
     row.content_version = content_version
     row.model_version = model_version
-    session.flush()
-    return row
 
 
 def analyses_of(session: Session, submission_ids: Iterable[int]) -> dict[int, StoredAnalysis]:

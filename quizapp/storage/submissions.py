@@ -23,10 +23,6 @@ class Stored(NamedTuple):
     submission_id: int
 
 
-class AlreadySubmitted(Exception):
-    """This form (its nonce) has already been stored: a replay or a double submit."""
-
-
 def nonce_used(session: Session, nonce: str) -> bool:
     """Whether a submission was stored from the form with this one-time nonce."""
     return session.scalar(select(Submission.id).where(Submission.form_nonce == nonce)) is not None
@@ -44,12 +40,10 @@ def store_submission(
 ) -> Stored:
     """Add one complete submission and flush it (it has an id); return its receipt code.
 
-    Raises :class:`AlreadySubmitted` when the form's nonce was stored before. Two copies of
-    one form sent at the same moment both pass that check; the database's unique nonce then
-    refuses the second at the flush or the commit (an ``IntegrityError``).
+    A form whose nonce was stored before (a replay, or a second click) is refused by the
+    database's unique nonce at the flush or the commit (an ``IntegrityError``): the caller
+    rolls back and tells the two apart with :func:`nonce_used`.
     """
-    if nonce_used(session, nonce):
-        raise AlreadySubmitted(nonce)
     code = receipts.new_code()
     submission = Submission(
         receipt_hash=receipts.digest(code),

@@ -84,11 +84,9 @@ def commit_submission(
         if report and current_app.config["REPORT_PRERENDER"]:
             job = request_report(db.session, pipeline(), stored.submission_id, kind="client",
                                  page_size="A4", secret_key=current_app.config["SECRET_KEY"],
-                                 receipt=stored.receipt)  # fmt: skip
+                                 receipt=stored.receipt, new=True)  # fmt: skip
         db.session.commit()
-    except submissions.AlreadySubmitted:
-        abort(409, already)
-    except SQLAlchemyError:
+    except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()
         try:
             replayed = submissions.nonce_used(db.session, nonce)
@@ -103,11 +101,22 @@ def commit_submission(
     return stored
 
 
+def given_answers(instrument: Instrument) -> dict[str, int] | None:
+    """Every statement's answer, or None if one is missing (``reject_tampering`` has checked
+    that each answer sent is one of the choices). The WTForms form is built only to show the
+    page again, so a complete post costs no form machinery."""
+    values = [request.form.get(item_id) for item_id in instrument.item_ids]
+    if any(value is None for value in values):
+        return None
+    return {item_id: int(str(value)) for item_id, value in zip(instrument.item_ids, values,
+                                                                  strict=True)}  # fmt: skip
+
+
 @bp.route("/<instrument_id>", methods=["GET", "POST"])
 def take(instrument_id: str) -> Response | tuple[str, int]:
     instrument = get_instrument(instrument_id)
-    form = form_class(instrument)()
     if request.method == "GET":
+        form = form_class(instrument)()
         form.started.data = issue_token(instrument)
         return _render(instrument, form)
     reject_tampering(instrument)
@@ -117,9 +126,11 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     if token.version != instrument.version:
         abort(409, "The questionnaire was updated while you were answering it. "
                    "Please take the new version; nothing of your answers was stored.")  # fmt: skip
-    if not form.validate():
+    answers = given_answers(instrument)
+    if answers is None:  # the page again, every answer kept, a message at each missing one
+        form = form_class(instrument)()
+        form.validate()
         return _render(instrument, form, 422)
-    answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
     stored = commit_submission(
         lambda: submissions.store_submission(
             db.session, instrument, answers,
@@ -132,5 +143,5 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     if stored is None:
         flash("We could not save your answers just now. They are still filled in below: "
               "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
-        return _render(instrument, form, 503)
+        return _render(instrument, form_class(instrument)(), 503)
     return redirect(url_for("results.show", code=stored.receipt), code=303)

@@ -74,9 +74,11 @@ def test_a_form_is_stored_once(session: Session, quick: Instrument) -> None:
                                  nonce="b" * 32)  # fmt: skip
     session.commit()
     assert submissions.nonce_used(session, "b" * 32)
-    with pytest.raises(submissions.AlreadySubmitted):
+    assert not submissions.nonce_used(session, "c" * 32)
+    with pytest.raises(IntegrityError):
         submissions.store_submission(session, quick, answers(quick), started_at=STARTED,
                                      nonce="b" * 32)  # fmt: skip
+    session.rollback()
     assert session.scalar(select(func.count()).select_from(Submission)) == 1
 
 
