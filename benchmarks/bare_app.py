@@ -34,6 +34,7 @@ ITEMS = [f"q{i:02d}" for i in range(1, 13)]
 def create(database_url: str) -> Flask:
     engine = make_engine(database_url)
     metadata.create_all(engine)
+    engine.dispose()  # gunicorn --preload forks after this: no connection is shared
     app = Flask("bare")
 
     @app.get("/plain")

@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from timing import summary  # the timing loop all benchmarks share
 
-from quizapp.storage.database import Database, migrate_fresh
+from quizapp.storage.database import Database, make_engine, migrate_fresh
 from quizapp.storage.tables import RenderedReport, Submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -367,7 +367,14 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{tmp}/traffic.db"
         migrate_fresh(url)
         print(f"{'database':<52} {url.split(':', 1)[0]}")
-        (kill_run if args.kill_run else bench)(args, url, Path(tmp))
+        try:
+            (kill_run if args.kill_run else bench)(args, url, Path(tmp))
+        finally:  # leave the database as it was found: no baseline table behind
+            from bare_app import results as bare_table
+
+            engine = make_engine(url)
+            bare_table.drop(engine, checkfirst=True)
+            engine.dispose()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from flask import Flask
 
 from . import config
 from .pipeline.pipeline import Pipeline, limit_native_threads
+from .reports.formats import num, ordinal
 from .therapists.invites import load_consent
 from .web.extensions import csrf, db
 
@@ -44,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     limit_native_threads()
     register_extensions(app)
+    app.jinja_env.filters.update(num=num, ordinal=ordinal)  # as in the PDF reports
     register_blueprints(app)
     register_errorhandlers(app)
     return app

@@ -76,9 +76,12 @@ def _content(pipeline: Pipeline, session: Session, version: str) -> Content:
     return _contents[version]
 
 
-def _read(
+def read_analysis(
     pipeline: Pipeline, session: Session, submission: Submission, row: StoredAnalysis | None
 ) -> Analysis:
+    """The analysis in ``row`` (fetched with the submission), with the words it was computed
+    with; computed now when there is none. Raises :class:`OutdatedInstrument` when the site
+    no longer has the submission's instrument version."""
     instrument = pipeline.instrument(submission.instrument_id, submission.instrument_version)
     if instrument is None:
         raise OutdatedInstrument(f"{submission.instrument_id} {submission.instrument_version}")
@@ -97,7 +100,8 @@ def stored_analysis(pipeline: Pipeline, session: Session, submission: Submission
 
     Raises :class:`OutdatedInstrument` when the site no longer has its instrument version.
     """
-    return _read(pipeline, session, submission, session.get(StoredAnalysis, submission.id))
+    return read_analysis(pipeline, session, submission,
+                         session.get(StoredAnalysis, submission.id))  # fmt: skip
 
 
 def stored_reports(
@@ -112,7 +116,7 @@ def stored_reports(
         if instrument is None:
             found[s.id] = None
         elif row is None:
-            found[s.id] = _read(pipeline, session, s, None).report
+            found[s.id] = read_analysis(pipeline, session, s, None).report
         else:
             found[s.id] = report_from_record(row.record, instrument)
     return found

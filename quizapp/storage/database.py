@@ -7,6 +7,8 @@ session per request (``quizapp.web.extensions``); jobs and commands open their o
 
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,28 @@ class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.engine = make_engine(url, **engine_options)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions whose statements each commit by themselves: for requests that read, and
+        # write at most one row at a time (an audit line). On a server that spares the BEGIN
+        # and ROLLBACK round trips; SQLite has no round trips, and keeps ordinary sessions.
+        self.reading_sessions: sessionmaker[Session] = (
+            self.sessions
+            if self.engine.dialect.name == "sqlite"
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
+        )
+        # A process forked after this (gunicorn --preload) must not use the parent's
+        # connections: the child forgets them and opens its own.
+        alive = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_connections(alive()))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_connections(database: Database | None) -> None:
+    if database is not None:
+        database.engine.dispose(close=False)
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..scoring.instrument import Instrument
 from . import receipts
-from .tables import Submission, utcnow
+from .tables import StoredAnalysis, Submission, utcnow
 
 
 class Stored(NamedTuple):
@@ -67,6 +67,22 @@ def find_submission(session: Session, code: str) -> Submission | None:
         return None
     digest = receipts.digest(canonical)
     return session.scalars(select(Submission).where(Submission.receipt_hash == digest)).first()
+
+
+def find_with_analysis(
+    session: Session, code: str
+) -> tuple[Submission, StoredAnalysis | None] | None:
+    """The submission for a receipt code with its stored analysis, in one query (the results
+    page's, on every view)."""
+    canonical = receipts.normalise(code)
+    if canonical is None:
+        return None
+    found = session.execute(
+        select(Submission, StoredAnalysis)
+        .outerjoin(StoredAnalysis, StoredAnalysis.submission_id == Submission.id)
+        .where(Submission.receipt_hash == receipts.digest(canonical))
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def delete_submission(session: Session, code: str) -> bool:

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..pipeline.pipeline import OutdatedInstrument
-from ..pipeline.stored import stored_analysis
+from ..pipeline.stored import read_analysis
 from ..reports.charts import quadrant_chart
 from ..scoring.patterns import PATTERN_LABELS
 from ..storage import receipts, submissions
@@ -18,11 +18,12 @@ bp = Blueprint("results", __name__, url_prefix="/r")
 
 @bp.get("/<code>")
 def show(code: str) -> str:
-    submission = submissions.find_submission(db.session, code)
-    if submission is None:
+    found = submissions.find_with_analysis(db.session, code)
+    if found is None:
         abort(404)
+    submission, row = found
     try:
-        result = stored_analysis(pipeline(), db.session, submission)
+        result = read_analysis(pipeline(), db.session, submission, row)
     except OutdatedInstrument:
         abort(
             410,

@@ -203,7 +203,7 @@ def test_an_operation_rolled_back_leaves_nothing(
     app: Flask, therapist: Person, operation: str
 ) -> None:
     add_client(therapist, "C-1")
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):  # where operations run: in one transaction
         before = snapshot(db.session)
         ph = app.extensions["password_hasher"]
         OPERATIONS[operation](db.session, ph)
