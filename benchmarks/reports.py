@@ -62,7 +62,7 @@ def bench_serve(n: int) -> None:
         from alembic import command
 
         command.upgrade(alembic_config(url), "head")
-        config = {"SECRET_KEY": "bench", "DATABASE_URL": url, "REPORT_WORKERS": 0,
+        config = {"SECRET_KEY": "bench", "DATABASE_URL": url,
                   "ITEMS_DIR": str(Path(__file__).parents[1] / "items"),
                   "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False}  # fmt: skip
         app = create_app(config)
@@ -72,7 +72,10 @@ def bench_serve(n: int) -> None:
         answers = {f"q{i:02d}": str(1 + i % 5) for i in range(1, 13)}
         location = client.post("/quiz/quick", data=fields | answers).headers["Location"]
         pdf_url = f"{location}/report.pdf"
-        assert client.get(pdf_url).status_code == 200  # rendered at submission, stored
+        from quizapp.pipeline.renderer import Renderer
+
+        Renderer(app.extensions["pipeline"], app.extensions["database"].sessions, "bench").drain()
+        assert client.get(pdf_url).status_code == 200  # queued at submission, rendered, stored
 
         def get(path: str) -> None:
             response = client.get(path)

@@ -139,3 +139,10 @@ def test_deleting_a_result_deletes_its_analysis(app: Flask, client: FlaskClient)
     assert stored(app) == []
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_the_privacy_page_says_what_is_kept_and_for_how_long(client: FlaskClient) -> None:
+    page = " ".join(client.get("/privacy").get_data(as_text=True).split())
+    assert "What we worked out from your answers" in page
+    assert "It is deleted with your answers." in page
+    assert "it is erased as soon as the report is stored" in page
