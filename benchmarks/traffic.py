@@ -102,7 +102,7 @@ class Services:
 
     def gunicorn(self, target: str, port: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [str(BIN / "gunicorn"), "--preload", "--workers", "2", "--bind",
+            [str(BIN / "gunicorn"), "--preload", "--workers", "2", "--no-control-socket", "--bind",
              f"127.0.0.1:{port}", "--log-level", "warning", target],
             env=self.env, cwd=REPO / "benchmarks",
         )  # fmt: skip

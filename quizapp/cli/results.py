@@ -83,6 +83,8 @@ def results_analyse(which: str) -> None:
                 if pipeline.instrument(submission.instrument_id, submission.instrument_version):
                     analyse_and_store(pipeline, session, submission)
                     done += 1
+                    if done % 200 == 0:  # in batches: a running service keeps writing too
+                        session.commit()
                 else:
                     skipped += 1
             session.commit()

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import receipts
-from ..storage.tables import RenderedReport, utcnow
+from ..storage.tables import RenderedReport, aware, utcnow
 from .pipeline import Pipeline
 
 LEASE = timedelta(seconds=120)  # a render takes about half a second; a dead renderer's job
@@ -92,49 +92,80 @@ def request_report(
     receipt: str | None,
     priority: int = BACKGROUND,
     new: bool = False,
-) -> RenderedReport:
+) -> tuple[RenderedReport, bool]:
     """The report's row, adding its job if there is none, bringing it forward when someone
-    waits, and queueing a given-up job once more (the caller commits).
+    waits, and queueing a given-up job once more (the caller commits); and whether a renderer
+    has something new to do (a job added or queued again, or one whose renderer died).
 
     ``receipt`` is the canonical receipt code of a client report, None for a therapist report;
-    ``new``: the submission is being stored, so it has no report yet to look up.
+    ``new``: the submission is being stored, so it has no report yet to look up. Two first
+    requests at the same moment: the second meets the unique index (an ``IntegrityError``);
+    its caller rolls back and asks again, and finds the first one's row.
     """
     if (kind == "client") != (receipt is not None):
         raise ValueError("a client report is sealed with its receipt code, a therapist's not")
+    key = None if receipt is None else seal_receipt(secret_key, receipt)
     row = None if new else report_row(session, pipeline, submission_id, kind=kind,
                                       page_size=page_size)  # fmt: skip
+    fresh = row is None
     if row is None:
         row = RenderedReport(
             submission_id=submission_id, kind=kind, page_size=page_size,
             template_version=pipeline.report_version, status="pending", attempts=0,
-            priority=priority,
-            job_key=None if receipt is None else seal_receipt(secret_key, receipt),
+            priority=priority, job_key=key,
         )  # fmt: skip
         session.add(row)
     elif row.status == "failed" and row.attempts < 2 * ATTEMPTS:  # one more round, asked for
-        row.status, row.not_before, row.claimed_until = "pending", None, None
-        row.job_key = None if receipt is None else seal_receipt(secret_key, receipt)
+        row.status, row.not_before, row.claimed_until, row.job_key = "pending", None, None, key
+        fresh = True
     if row.status == "pending" and priority > row.priority:
         row.priority = priority
+    abandoned = row.claimed_until is not None and aware(row.claimed_until) < utcnow()
     if not new:  # a new job is flushed with the rest of its submission, at the commit
         session.flush()
-    return row
+    return row, fresh or abandoned
 
 
-def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+def requeue_unreadable(row: RenderedReport, secret_key: str, receipt: str | None) -> None:
+    """A stored PDF that cannot be opened (sealed with another key: the renderer's secret key
+    differs, or was rotated) is rendered again, within the same bound on attempts."""
+    row.pdf, row.status = None, "pending" if row.attempts < 2 * ATTEMPTS else "failed"
+    row.job_key = None if receipt is None or row.status == "failed" else seal_receipt(
+        secret_key, receipt
+    )  # fmt: skip
+    row.error = "the stored PDF could not be opened"
+
+
+def _claimable(now: datetime, version: str) -> list[ColumnElement[bool]]:
     return [
         RenderedReport.status == "pending",
+        RenderedReport.template_version == version,  # a renderer renders its own version only
         or_(RenderedReport.claimed_until.is_(None), RenderedReport.claimed_until < now),
         or_(RenderedReport.not_before.is_(None), RenderedReport.not_before <= now),
     ]
 
 
-def claim(session: Session, job_id: int | None = None) -> RenderedReport | None:
-    """Claim one job (this one, or the most urgent, oldest first) for ``LEASE``; None if there
-    is none to claim. Safe between processes: a job is claimed by one renderer at a time."""
+def _give_up_abandoned(session: Session, now: datetime) -> None:
+    """Jobs whose renderer died while rendering them (their lease ran out) as many times as a
+    job may be tried: given up, so that they end at the page saying so, not in a loop."""
+    session.execute(
+        update(RenderedReport)
+        .where(RenderedReport.status == "pending", RenderedReport.claimed_until < now,
+               RenderedReport.attempts > 0, RenderedReport.attempts % ATTEMPTS == 0)
+        .values(status="failed", job_key=None, claimed_until=None,
+                error="the renderer stopped while rendering it")
+    )  # fmt: skip
+
+
+def claim(session: Session, version: str, job_id: int | None = None) -> RenderedReport | None:
+    """Claim one job of report ``version`` (this one, or the most urgent, oldest first) for
+    ``LEASE``, counting the attempt; None if there is none. Safe between processes: a job is
+    claimed by one renderer at a time, and one that keeps killing its renderer is given up."""
     now = utcnow()
+    _give_up_abandoned(session, now)
+    session.commit()
     while True:
-        query = select(RenderedReport.id).where(*_claimable(now))
+        query = select(RenderedReport.id).where(*_claimable(now, version))
         if job_id is not None:
             query = query.where(RenderedReport.id == job_id)
         found = session.scalar(
@@ -144,8 +175,8 @@ def claim(session: Session, job_id: int | None = None) -> RenderedReport | None:
             return None
         taken = session.execute(
             update(RenderedReport)
-            .where(RenderedReport.id == found, *_claimable(now))
-            .values(claimed_until=now + LEASE)
+            .where(RenderedReport.id == found, *_claimable(now, version))
+            .values(claimed_until=now + LEASE, attempts=RenderedReport.attempts + 1)
         )  # fmt: skip
         session.commit()
         if getattr(taken, "rowcount", 0) == 1:
@@ -156,17 +187,17 @@ def claim(session: Session, job_id: int | None = None) -> RenderedReport | None:
 
 def finish(session: Session, row: RenderedReport, sealed_pdf: bytes) -> None:
     row.pdf, row.status, row.error = sealed_pdf, "done", None
-    row.attempts += 1
     row.job_key = row.claimed_until = row.not_before = None
     session.commit()
 
 
-def fail(session: Session, row: RenderedReport, error: str) -> None:
-    """Record a failed attempt: try again after a pause, or give up after ``ATTEMPTS``."""
-    row.attempts += 1
+def fail(session: Session, row: RenderedReport, error: str, *, final: bool = False) -> None:
+    """Record a failed attempt: try again after a pause, or give up (after ``ATTEMPTS``
+    attempts of a round, or at once when ``final``: trying again as it is cannot help, though
+    the next download may queue it again)."""
     row.error = error[:500]
     row.claimed_until = None
-    if row.attempts % ATTEMPTS == 0:
+    if final or row.attempts % ATTEMPTS == 0:
         row.status, row.job_key = "failed", None
     else:
         row.not_before = utcnow() + RETRY_PAUSE * 2 ** (row.attempts % ATTEMPTS - 1)

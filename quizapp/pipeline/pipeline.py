@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..interpret.content import Content
 from ..interpret.interpretation import Interpretation, ModelOutputs, interpret
 from ..interpret.loading import Interpreter, load_interpreter
 from ..ml.compiled import CompiledModels, load_compiled
@@ -50,6 +51,7 @@ class Analysis:
     interpretation: Interpretation
     outputs: ModelOutputs
     finished_at: datetime
+    content: Content  # the words it was computed with (an old result: its content version's)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class Pipeline:
             instrument, answers, report, self.interpreter.content, self.interpreter.rules,
             outputs, seconds=seconds,
         )  # fmt: skip
-        return Analysis(instrument, answers, report, interpretation, outputs, finished_at)
+        content = self.interpreter.content
+        return Analysis(instrument, answers, report, interpretation, outputs, finished_at, content)
 
     def report_data(self, analysis: Analysis, *, receipt: str | None, kind: str) -> dict[str, Any]:
         """The plain data of one report (what the templates and the answer-level page show)."""
@@ -125,7 +128,7 @@ class Pipeline:
             dict(analysis.answers),
             analysis.report,
             analysis.interpretation,
-            self.interpreter.content,
+            analysis.content,
             self.therapist_content,
             receipt=receipt,
             finished_at=analysis.finished_at,

@@ -1,6 +1,6 @@
 """The render queue on Celery with Redis, for deployments that want a broker: set
 ``QUIZAPP_CELERY_BROKER_URL`` (e.g. ``redis://127.0.0.1:6379/0``) and run
-``.venv/bin/celery -A quizapp.pipeline.worker:celery worker``. Without it, ``quizapp renderer``
+``.venv/bin/celery -A quizapp.worker:celery worker``. Without it, ``quizapp renderer``
 processes poll the queue in the database (the embedded default, no broker needed).
 
 Either way the job is the row in the database (``jobs``): the broker carries only its id,
@@ -27,12 +27,14 @@ class Renders(Protocol):
 
     def run_once(self, job_id: int | None = None) -> bool: ...
 
+    def chores_due(self) -> None: ...
+
     def pending_retry(self, job_id: int) -> bool: ...
 
 
 class ReportQueue:
     """The Celery app of the render jobs: the web side sends job ids; a worker (``serve``)
-    renders them (``quizapp.pipeline.worker`` builds one from the settings)."""
+    renders them (``quizapp.worker`` builds one from the settings)."""
 
     def __init__(self, broker_url: str) -> None:
         self.celery = Celery("quizapp", broker=broker_url, set_as_current=False)
@@ -53,6 +55,7 @@ class ReportQueue:
 
         @self.celery.task(name=TASK, bind=True, max_retries=RETRIES, shared=False)  # type: ignore[untyped-decorator]
         def render_report(task: object, job_id: int) -> None:
+            renderer.chores_due()
             renderer.run_once(job_id)
             if renderer.pending_retry(job_id):  # the attempt failed: try again after a pause
                 retries = task.request.retries  # type: ignore[attr-defined]

@@ -143,4 +143,4 @@ def from_record(
         content_version=content.version,
         rule_notes=tuple((i, about) for i, about in record["rule_notes"]),
     )
-    return Analysis(instrument, answers, report, interpretation, outputs, finished_at)
+    return Analysis(instrument, answers, report, interpretation, outputs, finished_at, content)

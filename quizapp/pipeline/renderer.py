@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ..reports.render import render_pdf
 from ..storage import receipts
@@ -46,6 +47,7 @@ class Renderer:
         self.poll = poll
         self.chores = chores
         self.chores_every = chores_every
+        self._next_chores = time.monotonic()
 
     def warm_up(self) -> None:
         """Load WeasyPrint, the fonts and the stylesheets now, not in the first job."""
@@ -55,8 +57,12 @@ class Renderer:
 
     def render(self, session: Session, row: RenderedReport) -> None:
         """Render one claimed job and store the sealed PDF, or record the failure."""
-        submission = session.get(Submission, row.submission_id)
+        submission_id, kind = row.submission_id, row.kind
+        submission = session.get(Submission, submission_id)
         if submission is None:  # deleted meanwhile, and the job with it
+            return
+        if row.kind == "client" and row.job_key is None:  # queued without its code: it cannot
+            fail(session, row, "queued without its receipt code", final=True)  # be sealed
             return
         try:
             receipt = None if row.job_key is None else open_receipt(self.secret_key, row.job_key)
@@ -66,20 +72,37 @@ class Renderer:
             pdf = render_pdf(data, row.kind, page_size=row.page_size,
                              templates_dir=self.pipeline.templates_dir)  # fmt: skip
         except Exception as exc:  # any failure: keep the result, log, retry later
-            log.exception("rendering the %s report of submission %s failed", row.kind,
-                          row.submission_id)  # fmt: skip
+            log.exception("rendering the %s report of submission %s failed", kind,
+                          submission_id)  # fmt: skip
             session.rollback()
-            fail(session, row, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._record(session, submission_id, lambda: fail(session, row, error))
             return
-        finish(session, row, seal_pdf(self.secret_key, receipt, pdf))
+        if not self._record(
+            session,
+            submission_id,
+            lambda: finish(session, row, seal_pdf(self.secret_key, receipt, pdf)),
+        ):
+            return
         waited = (utcnow() - aware(row.created_at)).total_seconds()
         log.info("rendered the %s report of submission %s (%d KiB, %.1f s after it was queued)",
-                 row.kind, row.submission_id, len(pdf) // 1024, waited)  # fmt: skip
+                 kind, submission_id, len(pdf) // 1024, waited)  # fmt: skip
+
+    @staticmethod
+    def _record(session: Session, submission_id: int, store: Callable[[], None]) -> bool:
+        """Store a job's outcome; False if the result was deleted meanwhile (its job too)."""
+        try:
+            store()
+        except (StaleDataError, ObjectDeletedError):
+            session.rollback()
+            log.info("submission %s was deleted while its report rendered", submission_id)
+            return False
+        return True
 
     def run_once(self, job_id: int | None = None) -> bool:
         """Claim and render one job (this one, or the most urgent); False if there was none."""
         with self.sessions() as session:
-            row = claim(session, job_id)
+            row = claim(session, self.pipeline.report_version, job_id)
             if row is None:
                 return False
             self.render(session, row)
@@ -98,7 +121,13 @@ class Renderer:
             done += 1
         return done
 
+    def chores_due(self) -> None:
+        """Do the periodic chores if they are due (a Celery worker calls this before a job)."""
+        if time.monotonic() >= self._next_chores:
+            self.do_chores()
+
     def do_chores(self) -> None:
+        self._next_chores = time.monotonic() + self.chores_every
         for chore in self.chores:
             try:
                 with self.sessions() as session:
@@ -109,11 +138,8 @@ class Renderer:
 
     def run(self, stop: threading.Event) -> None:
         """Render jobs as they come until ``stop`` is set (a signal, or the end of a test)."""
-        next_chores = time.monotonic()
         while not stop.is_set():
-            if time.monotonic() >= next_chores:
-                self.do_chores()
-                next_chores = time.monotonic() + self.chores_every
+            self.chores_due()
             try:
                 worked = self.run_once()
             except Exception:  # the database went away: wait, and try again

@@ -228,7 +228,8 @@ def html_to_pdf(
 def warm_up(templates_dir: Path = TEMPLATES_DIR) -> None:
     """Parse the stylesheets, load the fonts and lay out one line, so that a process that
     renders reports pays for that once, before its first report."""
-    html_to_pdf('<p lang="en">Secure Base</p>', templates_dir=templates_dir)
+    html_to_pdf('<html lang="en"><title>Secure Base</title><p>Secure Base</p></html>',
+                templates_dir=templates_dir)  # fmt: skip
 
 
 def render_pdf(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .tables import ContentSnapshot, StoredAnalysis
+from .tables import ContentSnapshot, RenderedReport, StoredAnalysis, utcnow
 
 
 def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> None:
@@ -21,9 +22,14 @@ def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> N
     with a version adds it; the same version is never stored with other words). The look-up
     reads the key alone, not the content."""
     kept = select(ContentSnapshot.version).where(ContentSnapshot.version == version)
-    if session.scalar(kept) is None:
-        session.add(ContentSnapshot(version=version, source=dict(source)))
-        session.flush()
+    if session.scalar(kept) is not None:
+        return
+    values = {"version": version, "source": dict(source), "stored_at": utcnow()}
+    # Two first results of a new version at the same moment: the second inserts nothing.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(ContentSnapshot).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(ContentSnapshot).values(values).on_conflict_do_nothing())
 
 
 def content_source(session: Session, version: str) -> Mapping[str, Any] | None:
@@ -47,6 +53,9 @@ def save_analysis(
     if row is None:
         row = StoredAnalysis(submission_id=submission_id)
         session.add(row)
+    else:  # recomputed: its PDFs say what it said before, and are rendered again
+        stale = delete(RenderedReport).where(RenderedReport.submission_id == submission_id)
+        session.execute(stale)
     row.record = dict(record)
     row.rules_version = rules_version
     row.content_version = content_version

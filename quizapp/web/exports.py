@@ -20,20 +20,26 @@ from .extensions import db
 from .reports import pdf_or_wait
 from .therapist import bp, own_client
 
+GONE = ("This result was made with a questionnaire version this site no longer scores; its "
+        "answers are still in the CSV and FHIR exports.")  # fmt: skip
 
-def _analysis(client_id: int, submission_id: int) -> tuple[Client, Submission, Analysis]:
+
+def _administration(client_id: int, submission_id: int) -> tuple[Client, Submission]:
+    """The therapist's own client's result (404 otherwise; 410 if its version is gone)."""
     found = clients.get_administration(db.session, therapist().id, client_id, submission_id)
     if found is None:
         abort(404)
-    client, submission = found
+    if pipeline().instrument(found[1].instrument_id, found[1].instrument_version) is None:
+        abort(410, GONE)
+    return found
+
+
+def _analysis(client_id: int, submission_id: int) -> tuple[Client, Submission, Analysis]:
+    client, submission = _administration(client_id, submission_id)
     try:
         analysis = stored_analysis(pipeline(), db.session, submission)
     except OutdatedInstrument:
-        abort(
-            410,
-            "This result was made with a questionnaire version this site no longer "
-            "scores; its answers are still in the CSV and FHIR exports.",
-        )
+        abort(410, GONE)
     return client, submission, analysis
 
 
@@ -56,7 +62,7 @@ def result(client_id: int, submission_id: int) -> str:
 
 @bp.get("/clients/<int:client_id>/results/<int:submission_id>/report.pdf")
 def report(client_id: int, submission_id: int) -> Response | tuple[str, int, Headers]:
-    client, submission, _ = _analysis(client_id, submission_id)
+    client, submission = _administration(client_id, submission_id)
     size = page_size(request.args.get("size", "a4"))
     if size is None:
         abort(400, "The page size must be A4 or Letter.")

@@ -82,9 +82,9 @@ def commit_submission(
         stored = store()
         _analyse(stored.submission_id)
         if report and current_app.config["REPORT_PRERENDER"]:
-            job = request_report(db.session, pipeline(), stored.submission_id, kind="client",
-                                 page_size="A4", secret_key=current_app.config["SECRET_KEY"],
-                                 receipt=stored.receipt, new=True)  # fmt: skip
+            job, _ = request_report(db.session, pipeline(), stored.submission_id, kind="client",
+                                    page_size="A4", secret_key=current_app.config["SECRET_KEY"],
+                                    receipt=stored.receipt, new=True)  # fmt: skip
         db.session.commit()
     except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()

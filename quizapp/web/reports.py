@@ -7,11 +7,20 @@ the renderer has stored it. Shared with the therapist's report download.
 
 from __future__ import annotations
 
+from cryptography.exceptions import InvalidTag
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import Headers
 
-from ..pipeline.jobs import ATTEMPTS, WAITING, open_pdf, report_row, request_report
+from ..pipeline.jobs import (
+    ATTEMPTS,
+    WAITING,
+    open_pdf,
+    report_row,
+    request_report,
+    requeue_unreadable,
+)
 from ..reports.options import page_size
 from ..storage import receipts, submissions
 from ..storage.tables import RenderedReport
@@ -46,33 +55,60 @@ def _ahead(row: RenderedReport) -> int:
     ) or 0  # fmt: skip
 
 
+def _wait_page(row: RenderedReport | None, back: str) -> tuple[str, int, Headers]:
+    ahead = 0 if row is None else _ahead(row)
+    page = render_template("report_waiting.html", refresh=REFRESH_SECONDS, ahead=ahead, back=back)
+    return page, 202, Headers({"Retry-After": str(REFRESH_SECONDS), "Cache-Control": "no-store"})
+
+
+def _queue(submission_id: int, kind: str, size: str, receipt: str | None) -> RenderedReport:
+    """Add or bring forward the report's job and commit; a renderer is woken when it has
+    something new to do. Two first requests at the same moment: the second finds the first's."""
+    secret = current_app.config["SECRET_KEY"]
+    for attempt in range(2):
+        try:
+            row, wanted = request_report(db.session, pipeline(), submission_id, kind=kind,
+                                         page_size=size, secret_key=secret, receipt=receipt,
+                                         priority=WAITING)  # fmt: skip
+            db.session.commit()
+            break
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
+    if wanted:
+        wake(row.id)
+    return row
+
+
 def pdf_or_wait(
     submission_id: int, *, kind: str, size: str, receipt: str | None, filename: str, back: str
 ) -> Response | tuple[str, int, Headers]:
     """The stored PDF as a download, or a page that waits for it (queueing the job if needed).
 
-    ``receipt``: the canonical receipt code of a client report (None: a therapist report).
+    ``receipt``: the canonical receipt code of a client report (None: a therapist report). A
+    HEAD request reads what there is and queues nothing.
     """
     secret = current_app.config["SECRET_KEY"]
     row = report_row(db.session, pipeline(), submission_id, kind=kind, page_size=size)
     if row is not None and row.status == "done" and row.pdf is not None:
-        headers = {"Cache-Control": "no-store",
-                   "Content-Disposition": f'attachment; filename="{filename}"'}  # fmt: skip
-        return Response(open_pdf(secret, receipt, row.pdf), mimetype="application/pdf",
-                        headers=headers)  # fmt: skip
+        try:
+            pdf = open_pdf(secret, receipt, row.pdf)
+        except (ValueError, InvalidTag):  # sealed with another key: render it again
+            current_app.logger.error("the stored %s report of submission %s cannot be opened",
+                                     kind, submission_id)  # fmt: skip
+            requeue_unreadable(row, secret, receipt)
+            db.session.commit()
+        else:
+            headers = {"Cache-Control": "no-store",
+                       "Content-Disposition": f'attachment; filename="{filename}"'}  # fmt: skip
+            return Response(pdf, mimetype="application/pdf", headers=headers)
     if row is not None and row.status == "failed" and row.attempts >= 2 * ATTEMPTS:
-        return (
-            render_template("report_unavailable.html", back=back),
-            503,
-            Headers({"Retry-After": "3600"}),
-        )
-    row = request_report(db.session, pipeline(), submission_id, kind=kind, page_size=size,
-                         secret_key=secret, receipt=receipt, priority=WAITING)  # fmt: skip
-    ahead = _ahead(row)
-    db.session.commit()
-    wake(row.id)
-    page = render_template("report_waiting.html", refresh=REFRESH_SECONDS, ahead=ahead, back=back)
-    return page, 202, Headers({"Retry-After": str(REFRESH_SECONDS), "Cache-Control": "no-store"})
+        unavailable = render_template("report_unavailable.html", back=back)
+        return unavailable, 503, Headers({"Retry-After": "3600"})
+    if request.method == "HEAD":
+        return _wait_page(row, back)
+    return _wait_page(_queue(submission_id, kind, size, receipt), back)
 
 
 @bp.get("/<code>/report.pdf")

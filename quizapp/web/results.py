@@ -37,7 +37,7 @@ def show(code: str) -> str:
         instrument=instrument,
         report=report,
         interpretation=interpretation,
-        content=pipeline().interpreter.content,
+        content=result.content,
         crisis_contacts=pipeline().crisis_contacts,
         chart=quadrant_chart(report, instrument.response_scale),
         pattern_labels=PATTERN_LABELS,

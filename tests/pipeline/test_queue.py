@@ -96,7 +96,7 @@ def test_a_celery_worker_renders_the_report_and_the_download_serves_it(
 def test_the_worker_process_renders_with_the_settings_alone(
     app: Flask, broker: redis.Redis, tmp_path: Path
 ) -> None:
-    """``celery -A quizapp.pipeline.worker:celery worker``, as an operator starts it: a process
+    """``celery -A quizapp.worker:celery worker``, as an operator starts it: a process
     of its own that reads the same settings as the web app and builds no Flask app."""
     web = app.test_client()
     code = submit(web)
@@ -106,7 +106,7 @@ def test_the_worker_process_renders_with_the_settings_alone(
     celery = Path(sys.executable).parent / "celery"
     log = tmp_path / "worker.log"
     with log.open("w") as output, subprocess.Popen(
-        [str(celery), "-A", "quizapp.pipeline.worker:celery", "worker", "--pool", "solo",
+        [str(celery), "-A", "quizapp.worker:celery", "worker", "--pool", "solo",
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         env=env, stdout=output, stderr=subprocess.STDOUT,
     ) as worker:  # fmt: skip
@@ -130,7 +130,7 @@ def test_the_worker_refuses_to_start_without_a_broker_or_a_secret(tmp_path: Path
         ("QUIZAPP_SECRET_KEY", {**base, "QUIZAPP_CELERY_BROKER_URL": REDIS_URL}),
     ):
         env.pop(missing, None)
-        result = subprocess.run([sys.executable, "-c", "import quizapp.pipeline.worker"],
+        result = subprocess.run([sys.executable, "-c", "import quizapp.worker"],
                                 env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert result.returncode != 0 and missing in result.stderr
 

@@ -177,3 +177,106 @@ print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & {{"weasyprint",
                             timeout=120, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == []
+
+
+# ---- what a reviewer found ----------------------------------------------------------------
+
+
+def test_two_first_downloads_at_once_share_one_job(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quizapp.web import reports
+
+    code = submit(app.test_client())
+    with app.app_context():
+        db.session.execute(RenderedReport.__table__.delete())  # prerender aside: no job yet
+        db.session.commit()
+    web = app.test_client()
+    assert web.get(f"/r/{code}/report.pdf?size=letter").status_code == 202
+    real = reports.request_report
+    blind = iter([True])  # the second request does not see the first one's row...
+
+    def racing(*args: object, **kwargs: object) -> object:
+        if next(blind, False):
+            monkeypatch.setattr(jobs, "report_row", lambda *a, **k: None)
+        else:
+            monkeypatch.undo()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports, "request_report", racing)
+    assert web.get(f"/r/{code}/report.pdf?size=letter").status_code == 202  # ...and recovers
+    assert len(rows(app)) == 1
+
+
+def test_a_job_that_kills_its_renderer_is_given_up_after_three_tries(app: Flask) -> None:
+    code = submit(app.test_client())
+    version = app.extensions["pipeline"].report_version
+    for _ in range(jobs.ATTEMPTS):
+        with app.extensions["database"].sessions() as session:
+            assert jobs.claim(session, version) is not None  # a renderer takes it, and dies
+        set_lease(app, utcnow() - timedelta(seconds=1))
+    with app.extensions["database"].sessions() as session:
+        assert jobs.claim(session, version) is None
+    [row] = rows(app)
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "stopped while rendering" in (row.error or "")
+    assert app.test_client().get(f"/r/{code}/report.pdf").status_code == 202  # one more round
+
+
+def test_a_pdf_that_cannot_be_opened_is_rendered_again_not_a_500(app: Flask) -> None:
+    code = submit(app.test_client())
+    with app.app_context():
+        db.session.execute(update(RenderedReport).values(job_key=jobs.seal_receipt("k2", code)))
+        db.session.commit()
+    other = Renderer(app.extensions["pipeline"], app.extensions["database"].sessions, "k2")
+    assert other.drain() == 1  # a renderer with another secret key
+    web = app.test_client()
+    with app.app_context():
+        db.session.execute(update(RenderedReport).values(pdf=b"SB1" + b"\0" * 40))
+        db.session.commit()  # a PDF sealed some other way
+    assert web.get(f"/r/{code}/report.pdf").status_code == 202, "queued again"
+    assert renderer_of(app).drain() == 1
+    assert web.get(f"/r/{code}/report.pdf").data.startswith(b"%PDF")
+
+
+def test_a_client_job_without_its_code_is_refused_then_queued_again(app: Flask) -> None:
+    code = submit(app.test_client())
+    with app.app_context():  # as a web process of an older version would have queued it
+        db.session.execute(update(RenderedReport).values(job_key=None))
+        db.session.commit()
+    assert renderer_of(app).drain() == 1
+    [row] = rows(app)
+    assert (row.status, row.pdf) == ("failed", None)
+    web = app.test_client()
+    assert web.get(f"/r/{code}/report.pdf").status_code == 202
+    assert renderer_of(app).drain() == 1
+    assert web.get(f"/r/{code}/report.pdf").data.startswith(b"%PDF")
+
+
+def test_a_renderer_renders_only_its_own_report_version(app: Flask) -> None:
+    submit(app.test_client())
+    with app.app_context():
+        db.session.execute(update(RenderedReport).values(template_version="another-version"))
+        db.session.commit()
+    assert renderer_of(app).drain() == 0
+    assert [r.status for r in rows(app)] == ["pending"]
+
+
+def test_a_result_deleted_while_its_report_renders(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quizapp.pipeline import renderer
+    from quizapp.storage import submissions
+
+    code = submit(app.test_client())
+    real = renderer.render_pdf
+
+    def deleting(*args: object, **kwargs: object) -> bytes:
+        with app.extensions["database"].sessions() as other:
+            submissions.delete_submission(other, code)
+            other.commit()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(renderer, "render_pdf", deleting)
+    assert renderer_of(app).drain() == 1, "no exception out of the renderer"
+    assert rows(app) == []

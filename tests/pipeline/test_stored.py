@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from quizapp.app import create_app
 from quizapp.cli import cli
 from quizapp.pipeline.pipeline import Pipeline
-from quizapp.storage.tables import ContentSnapshot, StoredAnalysis, Submission
+from quizapp.storage.tables import ContentSnapshot, RenderedReport, StoredAnalysis, Submission
 from quizapp.web.extensions import db
 
 from ..conftest import REPO, app_config, hidden_fields, render_queued
@@ -103,10 +103,13 @@ def reworded(tmp_path: Path) -> Path:
 def test_old_results_keep_their_words_until_an_operator_recomputes_them(
     database_url: str, tmp_path: Path
 ) -> None:
-    first = create_app(app_config(database_url))
+    first = create_app(app_config(database_url, REPORT_PRERENDER=True))
     code = submit(first.test_client())
     old_page = first.test_client().get(f"/r/{code}").get_data(as_text=True)
     old_version = first.extensions["pipeline"].interpreter.content.version
+    with first.app_context():
+        render_queued(first)  # its PDF, as it was then
+        assert db.session.scalar(select(func.count()).select_from(RenderedReport)) == 1
     first.extensions["database"].dispose()
 
     later = create_app(app_config(database_url, CONTENT_DIR=str(reworded(tmp_path))))
@@ -127,6 +130,8 @@ def test_old_results_keep_their_words_until_an_operator_recomputes_them(
     assert result.exit_code == 0 and "analysed 1 results" in result.output, result.output
     page = web.get(f"/r/{code}").get_data(as_text=True)
     assert new_version in page and old_version not in page
+    with later.app_context():  # its stored PDFs said what it said before: gone, made again
+        assert db.session.scalar(select(func.count()).select_from(RenderedReport)) == 0
     again = CliRunner(env=env).invoke(cli, ["results", "analyse", "--which", "outdated"])
     assert "analysed 0 results" in again.output
     later.extensions["database"].dispose()
@@ -146,3 +151,25 @@ def test_the_privacy_page_says_what_is_kept_and_for_how_long(client: FlaskClient
     assert "What we worked out from your answers" in page
     assert "It is deleted with your answers." in page
     assert "it is erased as soon as the report is stored" in page
+
+
+def test_an_old_result_reads_back_when_a_content_id_was_retired(
+    database_url: str, tmp_path: Path
+) -> None:
+    first = create_app(app_config(database_url))
+    code = submit(first.test_client())
+    first.extensions["database"].dispose()
+    folder = tmp_path / "content"
+    shutil.copytree(REPO / "content", folder)
+    steps = folder / "steps.toml"
+    text = steps.read_text(encoding="utf-8").replace('"say-what-you-need"', '"say-it-v2"')
+    steps.write_text(text.replace('version = "', 'version = "9.', 1), encoding="utf-8")
+    later = create_app(app_config(database_url, CONTENT_DIR=str(folder)))
+    web = later.test_client()
+    page = web.get(f"/r/{code}")
+    assert page.status_code == 200, "read with the content it was computed with"
+    assert web.get(f"/r/{code}/report.pdf").status_code == 202
+    assert render_queued(later) == 1
+    pdf = web.get(f"/r/{code}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    later.extensions["database"].dispose()

@@ -77,12 +77,31 @@ def test_existing_results_and_invitations_get_their_therapist(tmp_path: Path) ->
             "(1, randomblob(32), 'n1', 'quick', '1.0.0', '{}', '2026-01-01', '2026-01-01', 3), "
             "(2, randomblob(32), 'n2', 'quick', '1.0.0', '{}', '2026-01-01', '2026-01-01', NULL)",
             "INSERT INTO invites (id, client_id, token_hash, instrument_id, client_sees, "
-            "created_at, expires_at, shared_receipt) VALUES "
-            "(5, 3, randomblob(32), 'quick', 'results', '2026-01-01', '2026-02-01', 0)",
+            "created_at, expires_at, shared_receipt, submission_id, completed_at, "
+            "consented_at, consent_version) VALUES (5, 3, randomblob(32), 'quick', 'results', "
+            "'2026-01-01', '2026-02-01', 0, 1, '2026-01-01', '2026-01-01', 'v1')",
+            "INSERT INTO content_snapshots (version, source, stored_at) VALUES "
+            "('c1', '{}', '2026-01-01')",
+            "INSERT INTO analyses (submission_id, rules_version, content_version, record, "
+            "computed_at) VALUES (1, 'r1', 'c1', '{}', '2026-01-01')",
+            "INSERT INTO rendered_reports (submission_id, kind, page_size, template_version, "
+            "status, attempts, pdf, updated_at, priority, created_at) VALUES "
+            "(1, 'client', 'A4', 'v', 'done', 1, x'00', '2026-01-01', 0, '2026-01-01')",
         ):
             conn.execute(text(statement))
     database.dispose()
+
+    def kept() -> tuple[object, ...]:
+        database = Database(url)
+        with database.engine.connect() as conn:
+            found = tuple(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                          for table in ("analyses", "rendered_reports"))  # fmt: skip
+            found += (conn.execute(text("SELECT submission_id FROM invites")).scalar(),)
+        database.dispose()
+        return found
+
     command.upgrade(alembic_config(url), "head")
+    assert kept() == (1, 1, 1), "copying a table in SQLite's batch mode deleted nothing"
     database = Database(url)
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT id, therapist_id FROM submissions ORDER BY id")).all() == [
@@ -90,3 +109,5 @@ def test_existing_results_and_invitations_get_their_therapist(tmp_path: Path) ->
         ]  # fmt: skip
         assert conn.execute(text("SELECT therapist_id FROM invites")).scalar() == 7
     database.dispose()
+    command.downgrade(alembic_config(url), "40f579d9c087")
+    assert kept() == (1, 1, 1), "nor did going back"

@@ -186,3 +186,14 @@ def test_a_render_failure_is_friendly_logged_retried_and_loses_nothing(
     assert "Your result is saved and safe" in failed.get_data(as_text=True)
     monkeypatch.setattr(renderer, "render_pdf", real)
     assert stored_reports(app)[0].attempts == 6 and render_queued(app) == 0, "given up"
+
+
+def test_a_head_request_queues_nothing(database_url: str) -> None:
+    from quizapp.app import create_app
+
+    app = create_app(app_config(database_url, REPORT_PRERENDER=False))
+    client = app.test_client()
+    code = submit(client)
+    assert client.head(f"/r/{code}/report.pdf").status_code == 202
+    assert stored_reports(app) == []
+    app.extensions["database"].dispose()

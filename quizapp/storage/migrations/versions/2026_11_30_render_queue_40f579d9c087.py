@@ -39,12 +39,10 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
-    # Renders queued in a web process's memory before this carry no sealed receipt: mark them
-    # failed, and the next download queues them again with the code from its link.
-    op.execute(
-        "UPDATE rendered_reports SET status = 'failed', error = 'queued before the render "
-        "queue' WHERE status = 'pending'"
-    )
+    # Renders queued in a web process's memory before this carry no sealed receipt, and
+    # failures were counted differently: drop both (they hold no PDF), and the next download
+    # queues them again with the code from its link.
+    op.execute("DELETE FROM rendered_reports WHERE status IN ('pending', 'failed')")
 
 
 def downgrade() -> None:
