@@ -7,22 +7,32 @@ where a later step needs the row); the caller commits.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .tables import ContentSnapshot, RenderedReport, StoredAnalysis, utcnow
 
+# Content versions this process has seen stored, per database: analyses refer to their
+# snapshot (ON DELETE RESTRICT), so once kept it stays, and later submissions skip the look-up.
+_seen_kept: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+
 
 def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> None:
     """Keep the content of ``version`` unless it is kept already (the first result computed
     with a version adds it; the same version is never stored with other words). The look-up
-    reads the key alone, not the content."""
+    reads the key alone, not the content, and once per process and version."""
+    bind = session.get_bind()
+    seen = _seen_kept.setdefault(bind, set()) if isinstance(bind, Engine) else set()
+    if version in seen:
+        return
     kept = select(ContentSnapshot.version).where(ContentSnapshot.version == version)
-    if session.scalar(kept) is not None:
+    if session.scalar(kept) is not None:  # committed (or added earlier in this transaction)
+        seen.add(version)
         return
     values = {"version": version, "source": dict(source), "stored_at": utcnow()}
     # Two first results of a new version at the same moment: the second inserts nothing.
@@ -30,6 +40,12 @@ def keep_content(session: Session, version: str, source: Mapping[str, Any]) -> N
         session.execute(postgresql.insert(ContentSnapshot).values(values).on_conflict_do_nothing())
     else:
         session.execute(sqlite.insert(ContentSnapshot).values(values).on_conflict_do_nothing())
+
+
+def forget_kept_content() -> None:
+    """Look the snapshots up again (after a failed transaction: one may have been deleted by
+    hand, and the next submission must store it again rather than fail)."""
+    _seen_kept.clear()
 
 
 def content_source(session: Session, version: str) -> Mapping[str, Any] | None:

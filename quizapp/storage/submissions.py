@@ -19,8 +19,16 @@ from .tables import StoredAnalysis, Submission, utcnow
 
 
 class Stored(NamedTuple):
+    """A stored submission and its receipt code (which is not stored, only its hash). The
+    object is held here: a session keeps clean objects only while something refers to them,
+    so whoever adds its analysis gets it without reading it back."""
+
     receipt: str
-    submission_id: int
+    submission: Submission
+
+    @property
+    def submission_id(self) -> int:
+        return self.submission.id
 
 
 def nonce_used(session: Session, nonce: str) -> bool:
@@ -58,7 +66,7 @@ def store_submission(
     )
     session.add(submission)
     session.flush()
-    return Stored(code, submission.id)
+    return Stored(code, submission)
 
 
 def find_submission(session: Session, code: str) -> Submission | None:

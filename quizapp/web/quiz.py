@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from ..pipeline.jobs import request_report
 from ..pipeline.stored import analyse_submission, store_analysis
 from ..scoring.instrument import Instrument
-from ..storage import submissions
+from ..storage import analyses, submissions
 from ..storage.tables import Submission
 from . import get_instrument, pipeline
 from .extensions import db
@@ -57,15 +57,13 @@ def reject_tampering(instrument: Instrument, extra: tuple[str, ...] = ()) -> Non
             abort(400, f"The answer sent for statement {item_id} is not one of the choices.")
 
 
-def _analyse(submission_id: int) -> None:
+def _analyse(submission: Submission) -> None:
     """Add the analysis of a submission being stored (analyse once); if computing it fails,
     the answers are stored all the same and the analysis is computed when they are read."""
-    submission = db.session.get(Submission, submission_id)
-    assert submission is not None
     try:
         analysis = analyse_submission(pipeline(), submission)
     except Exception:  # a defect of ours must not cost a person their answers
-        current_app.logger.exception("analysing submission %s failed", submission_id)
+        current_app.logger.exception("analysing submission %s failed", submission.id)
         return
     store_analysis(pipeline(), db.session, submission, analysis)
 
@@ -80,7 +78,7 @@ def commit_submission(
     job = None
     try:
         stored = store()
-        _analyse(stored.submission_id)
+        _analyse(stored.submission)
         if report and current_app.config["REPORT_PRERENDER"]:
             job, _ = request_report(db.session, pipeline(), stored.submission_id, kind="client",
                                     page_size="A4", secret_key=current_app.config["SECRET_KEY"],
@@ -88,6 +86,7 @@ def commit_submission(
         db.session.commit()
     except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()
+        analyses.forget_kept_content()
         try:
             replayed = submissions.nonce_used(db.session, nonce)
         except SQLAlchemyError:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
 from quizapp.app import create_app
 from quizapp.cli import cli
@@ -173,3 +173,51 @@ def test_an_old_result_reads_back_when_a_content_id_was_retired(
     pdf = web.get(f"/r/{code}/report.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     later.extensions["database"].dispose()
+
+
+def statements_of_a_submission(app: Flask, client: FlaskClient) -> list[str]:
+    form = start(client) | answers()
+    sent: list[str] = []
+    engine = app.extensions["database"].engine
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.post("/quiz/quick", data=form).status_code == 303
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return sent
+
+
+def test_a_submission_reads_nothing_back_once_its_content_is_kept(
+    app: Flask, client: FlaskClient
+) -> None:
+    submit(client)  # the first keeps the content snapshot
+    submit(client)
+    # the submission and its analysis (these tests queue no report): no read-back of the
+    # submission, no look-up of the content snapshot
+    assert statements_of_a_submission(app, client) == ["INSERT", "INSERT"]
+
+
+def test_a_snapshot_deleted_by_hand_is_kept_again(app: Flask, client: FlaskClient) -> None:
+    """An operator deletes every result and then the snapshot; the next submission may be
+    refused (503, its answers shown again), and the one after that is stored with its
+    snapshot: nothing is lost, and nothing stays broken."""
+    submit(client)
+    submit(client)
+    with app.app_context():
+        db.session.execute(delete(Submission))
+        db.session.execute(delete(ContentSnapshot))
+        db.session.commit()
+    sent = answers()
+    response = client.post("/quiz/quick", data=start(client) | sent)
+    assert response.status_code in (303, 503), response.status_code
+    if response.status_code == 503:
+        page = response.get_data(as_text=True)
+        assert page.count("checked") == len(sent), "every answer is shown again"
+        submit(client)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ContentSnapshot)) == 1
+        assert db.session.scalar(select(func.count()).select_from(StoredAnalysis)) == 1
