@@ -196,20 +196,30 @@ class CompiledModels:
         return flags
 
 
+def model_card(folder: Path, instrument: Instrument) -> dict[str, Any] | None:
+    """The model card of ``instrument`` in ``folder``, or None when none was trained for its
+    version."""
+    card_path = folder / f"{instrument.id}.card.json"
+    if not card_path.exists():
+        return None
+    card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
+    if card["instrument"] != {"id": instrument.id, "version": instrument.version}:
+        return None
+    return card
+
+
 def load_compiled(folder: Path, instrument: Instrument) -> CompiledModels | None:
     """The compiled models of ``instrument``, or None when none were made for its version.
 
     Refuses an array file whose SHA-256 differs from the model card's. Loads no pickles.
     """
-    card_path = folder / f"{instrument.id}.card.json"
-    if not card_path.exists():
-        return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    if card["instrument"] != {"id": instrument.id, "version": instrument.version}:
+    card = model_card(folder, instrument)
+    if card is None:
         return None
     inference = card.get("inference")
     if inference is None:
-        raise ValueError(f"{card_path.name} names no compiled models: run quizapp model compile")
+        raise ValueError(f"{instrument.id}.card.json names no compiled models: "
+                         "run quizapp model compile")  # fmt: skip
     data = (folder / inference["file"]).read_bytes()
     if hashlib.sha256(data).hexdigest() != inference["sha256"]:
         raise ValueError(f"{inference['file']} does not match its model card's SHA-256")

@@ -22,7 +22,7 @@ import numpy as np
 from ..scoring.calibration import EcrData, responses_from_ecr
 from ..scoring.engine import Matrix, keyed_matrix, scale_scores
 from ..scoring.instrument import Instrument
-from .compiled import DIMENSIONS, FORMAT, compile_bundle, write_arrays
+from .compiled import DIMENSIONS, FORMAT, compile_bundle, model_card, write_arrays
 
 SPLIT_SEED = 20_261_124
 TEST_FRACTION = 0.2
@@ -192,11 +192,8 @@ class LoadedModels:
 
 def load_bundle(folder: Path, instrument: Instrument) -> LoadedModels | None:
     """The trained bundle for ``instrument``, or None when none was trained for its version."""
-    card_path = folder / f"{instrument.id}.card.json"
-    if not card_path.exists():
-        return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    if card["instrument"] != {"id": instrument.id, "version": instrument.version}:
+    card = model_card(folder, instrument)
+    if card is None:
         return None
     artifact = (folder / card["artifact"]["file"]).read_bytes()
     if hashlib.sha256(artifact).hexdigest() != card["artifact"]["sha256"]:
