@@ -159,6 +159,10 @@ def select_short_form(
     written in its source item's own direction (observed, not assumed, behaviour); at most
     ``max_per_theme`` items sharing a first theme; no two items from one source item.
     Returns the chosen items (in candidate order) and their correlation.
+
+    An item and its opposite-worded twin give the same keyed data here, so some sets tie
+    exactly; correlations are compared to 10 decimals and the first such set in candidate
+    order is kept, so the choice does not hang on the last bits of a machine's sums.
     """
     keyed = np.column_stack(
         [ECR_SCALE.reverse(c) if item.reverse else c for item, c in
@@ -180,9 +184,9 @@ def select_short_form(
         if max(Counter(c.themes[0] for c in chosen).values()) > max_per_theme:
             continue
         idx = list(combo)
-        r = cov[idx, k].sum() / np.sqrt(cov[np.ix_(idx, idx)].sum() * cov[k, k])
+        r = round(float(cov[idx, k].sum() / np.sqrt(cov[np.ix_(idx, idx)].sum() * cov[k, k])), 10)
         if r > best[0]:
-            best = (float(r), combo)
+            best = (r, combo)
     if not best[1]:
         raise ValueError("no set of candidates meets the constraints")
     return [candidates[i] for i in best[1]], best[0]
