@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import receipts
+from ..storage.database import insert_row
 from ..storage.tables import RenderedReport, aware, utcnow
 from .pipeline import Pipeline
 
@@ -105,15 +106,18 @@ def request_report(
     if (kind == "client") != (receipt is not None):
         raise ValueError("a client report is sealed with its receipt code, a therapist's not")
     key = None if receipt is None else seal_receipt(secret_key, receipt)
-    row = None if new else report_row(session, pipeline, submission_id, kind=kind,
-                                      page_size=page_size)  # fmt: skip
+    job = {"submission_id": submission_id, "kind": kind, "page_size": page_size,
+           "template_version": pipeline.report_version, "status": "pending", "attempts": 0,
+           "priority": priority, "job_key": key}  # fmt: skip
+    if new:  # one INSERT with the submission's, in its transaction
+        now = utcnow()
+        added = {"pdf": None, "error": None, "claimed_until": None, "not_before": None,
+                 "created_at": now, "updated_at": now}  # fmt: skip
+        return insert_row(session, RenderedReport, job | added), True
+    row = report_row(session, pipeline, submission_id, kind=kind, page_size=page_size)
     fresh = row is None
     if row is None:
-        row = RenderedReport(
-            submission_id=submission_id, kind=kind, page_size=page_size,
-            template_version=pipeline.report_version, status="pending", attempts=0,
-            priority=priority, job_key=key,
-        )  # fmt: skip
+        row = RenderedReport(**job)
         session.add(row)
     elif row.status == "failed" and row.attempts < 2 * ATTEMPTS:  # one more round, asked for
         row.status, row.not_before, row.claimed_until, row.job_key = "pending", None, None, key
@@ -121,8 +125,7 @@ def request_report(
     if row.status == "pending" and priority > row.priority:
         row.priority = priority
     abandoned = row.claimed_until is not None and aware(row.claimed_until) < utcnow()
-    if not new:  # a new job is flushed with the rest of its submission, at the commit
-        session.flush()
+    session.flush()
     return row, fresh or abandoned
 
 

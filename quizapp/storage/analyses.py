@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .database import insert_row
 from .tables import ContentSnapshot, RenderedReport, StoredAnalysis, utcnow
 
 # Content versions this process has seen stored, per database: analyses refer to their
@@ -65,17 +66,21 @@ def save_analysis(
 ) -> None:
     """Store (or replace, when an operator recomputes) the analysis of a submission; ``new``:
     the submission has none yet (it is being stored), so there is nothing to look up."""
-    row = None if new else session.get(StoredAnalysis, submission_id)
+    values = {"record": dict(record), "rules_version": rules_version,
+              "content_version": content_version, "model_version": model_version}  # fmt: skip
+    if new:
+        insert_row(session, StoredAnalysis,
+                   {"submission_id": submission_id, "computed_at": utcnow(), **values})  # fmt: skip
+        return
+    row = session.get(StoredAnalysis, submission_id)
     if row is None:
-        row = StoredAnalysis(submission_id=submission_id)
-        session.add(row)
-    else:  # recomputed: its PDFs say what it said before, and are rendered again
-        stale = delete(RenderedReport).where(RenderedReport.submission_id == submission_id)
-        session.execute(stale)
-    row.record = dict(record)
-    row.rules_version = rules_version
-    row.content_version = content_version
-    row.model_version = model_version
+        session.add(StoredAnalysis(submission_id=submission_id, computed_at=utcnow(), **values))
+        return
+    # recomputed: its PDFs say what it said before, and are rendered again
+    session.execute(delete(RenderedReport).where(RenderedReport.submission_id == submission_id))
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.computed_at = utcnow()
 
 
 def analyses_of(session: Session, submission_ids: Iterable[int]) -> dict[int, StoredAnalysis]:

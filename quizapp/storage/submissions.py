@@ -1,7 +1,7 @@
 """Completed questionnaires: store one, find it by its receipt code, delete it.
 
-These functions add, delete and flush; the caller commits, so a submission and whatever
-goes with it (closing an invitation) are saved together or not at all.
+These functions write in the caller's transaction and never commit: the caller does, so a
+submission and whatever goes with it (closing an invitation) are saved together or not at all.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from ..scoring.instrument import Instrument
 from . import receipts
+from .database import insert_row
 from .tables import StoredAnalysis, Submission, utcnow
 
 
 class Stored(NamedTuple):
-    """A stored submission and its receipt code (which is not stored, only its hash). The
-    object is held here: a session keeps clean objects only while something refers to them,
-    so whoever adds its analysis gets it without reading it back."""
+    """A stored submission (detached: it is read from, not changed) and its receipt code
+    (which is not stored, only its hash)."""
 
     receipt: str
     submission: Submission
@@ -46,26 +46,24 @@ def store_submission(
     client_id: int | None = None,
     therapist_id: int | None = None,
 ) -> Stored:
-    """Add one complete submission and flush it (it has an id); return its receipt code.
+    """Insert one complete submission (it has an id); return it with its receipt code.
 
     A form whose nonce was stored before (a replay, or a second click) is refused by the
-    database's unique nonce at the flush or the commit (an ``IntegrityError``): the caller
-    rolls back and tells the two apart with :func:`nonce_used`.
+    database's unique nonce (an ``IntegrityError``): the caller rolls back and tells the two
+    apart with :func:`nonce_used`.
     """
-    code = receipts.new_code()
-    submission = Submission(
-        receipt_hash=receipts.digest(code),
-        form_nonce=nonce,
-        instrument_id=instrument.id,
-        instrument_version=instrument.version,
-        answers={item_id: int(answers[item_id]) for item_id in instrument.item_ids},
-        started_at=min(started_at, utcnow()),
-        finished_at=utcnow(),
-        client_id=client_id,
-        therapist_id=therapist_id,
-    )
-    session.add(submission)
-    session.flush()
+    code, now = receipts.new_code(), utcnow()
+    submission = insert_row(session, Submission, {
+        "receipt_hash": receipts.digest(code),
+        "form_nonce": nonce,
+        "instrument_id": instrument.id,
+        "instrument_version": instrument.version,
+        "answers": {item_id: int(answers[item_id]) for item_id in instrument.item_ids},
+        "started_at": min(started_at, now),
+        "finished_at": now,
+        "client_id": client_id,
+        "therapist_id": therapist_id,
+    })  # fmt: skip
     return Stored(code, submission)
 
 

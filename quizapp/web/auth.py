@@ -108,8 +108,9 @@ def _start_session(account: Therapist) -> None:
 
 
 def check_idle() -> Response | None:
-    """Sign out after ``SESSION_IDLE_MINUTES`` without a request."""
-    if not current_user.is_authenticated:
+    """Sign out after ``SESSION_IDLE_MINUTES`` without a request. A visitor who never signed
+    in is not looked up: their session is left as it is (and not written again)."""
+    if "_user_id" not in session or not current_user.is_authenticated:
         return None
     now = time.time()
     seen = session.get("seen", now)

@@ -49,6 +49,30 @@ def test_migrations_match_the_tables(database_url: str) -> None:
     assert diff == []
 
 
+def test_a_stored_submission_is_one_row_that_a_session_can_take_without_inserting_it_again(
+    session: Session, quick: Instrument
+) -> None:
+    stored = submissions.store_submission(session, quick, answers(quick), started_at=STARTED,
+                                          nonce="b" * 32)  # fmt: skip
+    assert stored.submission not in session, "written by one INSERT, not the unit of work"
+    session.add(stored.submission)  # attached as the row it is
+    stored.submission.instrument_version = "changed"
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Submission)) == 1
+    assert session.scalar(select(Submission.instrument_version)) == "changed"
+    assert session.scalar(select(Submission.finished_at)) is not None
+
+
+def test_receipt_codes_use_the_whole_alphabet_and_do_not_repeat() -> None:
+    codes = [receipts.new_code() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)
+    assert all(receipts.normalise(code) == code for code in codes)
+    seen = {char for code in codes for char in code}
+    assert seen == set(receipts.ALPHABET)
+    first = [code[0] for code in codes]  # no position is stuck or skewed
+    assert min(first.count(c) for c in receipts.ALPHABET) > 2000 / 32 / 3
+
+
 def test_a_submission_is_stored_found_and_deleted(session: Session, quick: Instrument) -> None:
     stored = submissions.store_submission(session, quick, answers(quick), started_at=STARTED,
                                           nonce="a" * 32)  # fmt: skip

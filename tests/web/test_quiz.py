@@ -212,3 +212,12 @@ def test_a_database_failure_keeps_the_answers_on_screen(
     retry = client.post("/quiz/quick", data=hidden_fields(html) | answers())
     assert retry.status_code == 303
     assert stored(app) == 1
+
+
+def test_a_visitor_s_post_does_not_write_their_session_again(client: FlaskClient) -> None:
+    """Only a signed-in therapist's session is looked up (and its idle clock moved): a visitor
+    sending the quiz gets no new session cookie and no sign-in cookie to clear."""
+    fields = start(client)
+    response = client.post("/quiz/quick", data={**fields, **answers()})
+    assert response.status_code == 303
+    assert response.headers.getlist("Set-Cookie") == []
