@@ -83,9 +83,12 @@ class Rule:
     any: tuple[tuple[str, str, Any], ...] = ()
     for_each: str | None = None
 
-    def holds(self, facts: Mapping[str, Any]) -> bool:
+    def holds(self, facts: Mapping[str, Any], entry: Mapping[str, Any] | None = None) -> bool:
+        """Whether the rule's conditions hold for ``facts`` (and, in a ``for_each`` rule, the
+        ``entry.*`` facts of one trigger or strength)."""
+
         def test(fact: str, op: str, value: Any) -> bool:
-            present = facts.get(fact)
+            present = entry.get(fact) if entry is not None and fact in entry else facts.get(fact)
             return present is not None and OPERATORS[op](present, value)
 
         return all(test(*c) for c in self.when) and (
@@ -136,9 +139,9 @@ class RuleTable:
                     _apply(rule, outcome, None)
                 continue
             for entry in entries.get(rule.for_each, ()):
-                local = {**facts, "entry.z": entry.z, "entry.mean": entry.mean,
+                local = {"entry.z": entry.z, "entry.mean": entry.mean,
                          "entry.fired": entry.id in outcome.entries[rule.for_each]}  # fmt: skip
-                if rule.holds(local):
+                if rule.holds(facts, local):
                     _apply(rule, outcome, (rule.for_each, entry))
         return outcome
 

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import receipts
-from ..storage.database import insert_row
+from ..storage.database import insert_values
 from ..storage.tables import RenderedReport, aware, utcnow
 from .pipeline import Pipeline
 
@@ -82,6 +82,21 @@ def report_row(
     ).first()  # fmt: skip
 
 
+def queue_new_report(
+    session: Session, pipeline: Pipeline, submission_id: int, *, secret_key: str, receipt: str
+) -> int:
+    """Add the job that renders the client report of a submission being stored (one INSERT
+    in its transaction; the caller commits); return the job's id."""
+    now = utcnow()
+    return insert_values(session, RenderedReport, {
+        "submission_id": submission_id, "kind": "client", "page_size": "A4",
+        "template_version": pipeline.report_version, "status": "pending", "attempts": 0,
+        "priority": BACKGROUND, "job_key": seal_receipt(secret_key, receipt), "pdf": None,
+        "error": None, "claimed_until": None, "not_before": None, "created_at": now,
+        "updated_at": now,
+    })  # fmt: skip
+
+
 def request_report(
     session: Session,
     pipeline: Pipeline,
@@ -92,32 +107,26 @@ def request_report(
     secret_key: str,
     receipt: str | None,
     priority: int = BACKGROUND,
-    new: bool = False,
 ) -> tuple[RenderedReport, bool]:
     """The report's row, adding its job if there is none, bringing it forward when someone
     waits, and queueing a given-up job once more (the caller commits); and whether a renderer
     has something new to do (a job added or queued again, or one whose renderer died).
 
-    ``receipt`` is the canonical receipt code of a client report, None for a therapist report;
-    ``new``: the submission is being stored, so it has no report yet to look up. Two first
-    requests at the same moment: the second meets the unique index (an ``IntegrityError``);
-    its caller rolls back and asks again, and finds the first one's row.
+    ``receipt`` is the canonical receipt code of a client report, None for a therapist report.
+    Two first requests at the same moment: the second meets the unique index (an
+    ``IntegrityError``); its caller rolls back and asks again, and finds the first one's row.
     """
     if (kind == "client") != (receipt is not None):
         raise ValueError("a client report is sealed with its receipt code, a therapist's not")
     key = None if receipt is None else seal_receipt(secret_key, receipt)
-    job = {"submission_id": submission_id, "kind": kind, "page_size": page_size,
-           "template_version": pipeline.report_version, "status": "pending", "attempts": 0,
-           "priority": priority, "job_key": key}  # fmt: skip
-    if new:  # one INSERT with the submission's, in its transaction
-        now = utcnow()
-        added = {"pdf": None, "error": None, "claimed_until": None, "not_before": None,
-                 "created_at": now, "updated_at": now}  # fmt: skip
-        return insert_row(session, RenderedReport, job | added), True
     row = report_row(session, pipeline, submission_id, kind=kind, page_size=page_size)
     fresh = row is None
     if row is None:
-        row = RenderedReport(**job)
+        row = RenderedReport(
+            submission_id=submission_id, kind=kind, page_size=page_size,
+            template_version=pipeline.report_version, status="pending", attempts=0,
+            priority=priority, job_key=key,
+        )  # fmt: skip
         session.add(row)
     elif row.status == "failed" and row.attempts < 2 * ATTEMPTS:  # one more round, asked for
         row.status, row.not_before, row.claimed_until, row.job_key = "pending", None, None, key

@@ -59,8 +59,8 @@ class ScoreReport:
 
 def keyed_matrix(instrument: Instrument, responses: Matrix) -> Matrix:
     """Apply reverse keying to a respondents x items matrix (columns in item order)."""
-    reverse = np.array([item.reverse for item in instrument.items])
-    return np.where(reverse, instrument.response_scale.reverse(responses), responses)
+    return np.where(instrument.reverse_mask, instrument.response_scale.reverse(responses),
+                    responses)  # fmt: skip
 
 
 def check_responses(instrument: Instrument, responses: Matrix) -> None:
@@ -85,11 +85,10 @@ def scale_scores(instrument: Instrument, responses: Matrix) -> ScaleColumns:
     """Score a respondents x items matrix (NaN = unanswered) on every scale at once."""
     check_responses(instrument, responses)
     keyed = keyed_matrix(instrument, responses)
-    index = {item_id: i for i, item_id in enumerate(instrument.item_ids)}
     means: dict[str, Matrix] = {}
     counts: dict[str, NDArray[np.int64]] = {}
     for scale in instrument.scales.values():
-        block = keyed[:, [index[i] for i in scale.item_ids]]
+        block = keyed[:, instrument.columns(scale.id)]
         answered = (~np.isnan(block)).sum(axis=1)
         total = np.nansum(block, axis=1)
         mean = total / np.maximum(answered, 1)
@@ -102,8 +101,8 @@ def percentile(norms: ScaleNorms, score: float) -> float | None:
     """Mid-rank percentile of ``score`` in the norms table (None without a table)."""
     if not norms.percentiles:
         return None
-    points = np.array(norms.percentiles)
-    return float(np.interp(score, points[:, 0], points[:, 1]))
+    scores, ranks = norms.percentile_table
+    return float(np.interp(score, scores, ranks))
 
 
 def _describe(

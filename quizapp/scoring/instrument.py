@@ -79,6 +79,12 @@ class ScaleNorms:
     cutoff_rule: str | None = None
     percentiles: tuple[tuple[float, float], ...] = ()
 
+    @cached_property
+    def percentile_table(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The percentile table as two arrays: scores, and their mid-rank percentiles."""
+        points = np.array(self.percentiles, dtype=float).reshape(-1, 2)
+        return points[:, 0], points[:, 1]
+
     @property
     def sem(self) -> float:
         """Standard error of measurement of the full scale: ``SD * sqrt(1 - reliability)``."""
@@ -129,6 +135,20 @@ class Instrument:
     @cached_property
     def item_ids(self) -> tuple[str, ...]:
         return tuple(item.id for item in self.items)
+
+    @cached_property
+    def reverse_mask(self) -> NDArray[np.bool_]:
+        """Which columns (items, in order) are reverse-keyed."""
+        return np.array([item.reverse for item in self.items], dtype=bool)
+
+    def columns(self, scale_id: str) -> list[int]:
+        """The column of each item of a scale, in the scale's order."""
+        return self._columns[scale_id]
+
+    @cached_property
+    def _columns(self) -> dict[str, list[int]]:
+        index = {item_id: i for i, item_id in enumerate(self.item_ids)}
+        return {s.id: [index[i] for i in s.item_ids] for s in self.scales.values()}
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .database import insert_row
+from .database import insert_values
 from .tables import ContentSnapshot, RenderedReport, StoredAnalysis, utcnow
 
 # Content versions this process has seen stored, per database: analyses refer to their
@@ -69,8 +69,8 @@ def save_analysis(
     values = {"record": dict(record), "rules_version": rules_version,
               "content_version": content_version, "model_version": model_version}  # fmt: skip
     if new:
-        insert_row(session, StoredAnalysis,
-                   {"submission_id": submission_id, "computed_at": utcnow(), **values})  # fmt: skip
+        added = {"submission_id": submission_id, "computed_at": utcnow()}
+        insert_values(session, StoredAnalysis, added | values)
         return
     row = session.get(StoredAnalysis, submission_id)
     if row is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, insert, text
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -70,21 +70,31 @@ def _forget_connections(database: Database | None) -> None:
         database.engine.dispose(close=False)
 
 
-def insert_row(session: Session, kind: type[Row], values: Mapping[str, Any]) -> Row:
-    """INSERT one row of ``kind`` with ``values`` (every column but a generated ``id``) as a
-    single statement on the session's connection and transaction, and return it as a detached
-    object (adding it to a session attaches it; nothing inserts it twice).
+_inserts: dict[Table, tuple[Insert, Insert | None]] = {}  # built once: their cache keys too
 
-    For the rows written on every submission: the unit of work's bookkeeping costs more than
-    the statement. The caller gives each column its value (column defaults are not read back).
-    """
+
+def insert_values(session: Session, kind: type[DeclarativeBase], values: Mapping[str, Any]) -> int:
+    """INSERT one row of ``kind`` with ``values`` (every column but a generated ``id``: column
+    defaults are not applied) as one statement on the session's connection and transaction;
+    return the generated id (0 for a table without one).
+
+    For the rows written on every submission, where the unit of work's bookkeeping costs more
+    than the statement."""
     table = cast(Table, kind.__table__)
-    if "id" in table.c and "id" not in values:
-        statement = insert(table).returning(table.c.id)
-        values = {**values, "id": session.connection().execute(statement, values).scalar_one()}
-    else:
-        session.connection().execute(insert(table), values)
-    row = kind(**values)
+    if table not in _inserts:
+        plain = insert(table)
+        _inserts[table] = (plain, plain.returning(table.c.id) if "id" in table.c else None)
+    plain, returning = _inserts[table]
+    if returning is None or "id" in values:
+        session.connection().execute(plain, values)
+        return int(values.get("id", 0))
+    return int(session.connection().execute(returning, values).scalar_one())
+
+
+def insert_row(session: Session, kind: type[Row], values: Mapping[str, Any]) -> Row:
+    """:func:`insert_values`, returning the row as a detached object (adding it to a session
+    attaches it as the row it is; nothing inserts it twice)."""
+    row = kind(**{**values, "id": insert_values(session, kind, values)})
     make_transient_to_detached(row)
     return row
 

@@ -18,7 +18,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from ..pipeline.jobs import request_report
+from ..pipeline.jobs import queue_new_report
 from ..pipeline.stored import analyse_submission, store_analysis
 from ..scoring.instrument import Instrument
 from ..storage import analyses, submissions
@@ -80,9 +80,9 @@ def commit_submission(
         stored = store()
         _analyse(stored.submission)
         if report and current_app.config["REPORT_PRERENDER"]:
-            job, _ = request_report(db.session, pipeline(), stored.submission_id, kind="client",
-                                    page_size="A4", secret_key=current_app.config["SECRET_KEY"],
-                                    receipt=stored.receipt, new=True)  # fmt: skip
+            job = queue_new_report(db.session, pipeline(), stored.submission_id,
+                                   secret_key=current_app.config["SECRET_KEY"],
+                                   receipt=stored.receipt)  # fmt: skip
         db.session.commit()
     except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()
@@ -96,7 +96,7 @@ def commit_submission(
         current_app.logger.exception("could not store a submission")
         return None
     if job is not None:
-        wake(job.id)
+        wake(job)
     return stored
 
 
