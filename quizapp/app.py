@@ -67,8 +67,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import auth, exports, invite, pages, quiz, reports, results, steps, therapist
+    from .web import RowId, auth, exports, invite, pages, quiz, reports, results, steps, therapist
 
+    app.url_map.converters["id"] = RowId
     for module in (pages, quiz, results, reports, steps, invite):
         app.register_blueprint(module.bp)
     auth.init_app(app)

@@ -9,10 +9,22 @@ commits the request's session once, after the response body is ready.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app
+from werkzeug.routing import IntegerConverter, Map
 
 from ..pipeline.pipeline import Pipeline
 from ..scoring.instrument import Instrument
+
+
+class RowId(IntegerConverter):
+    """``<id:name>`` in a route: a row id, 1 to 2**31 - 1 (the range of an INTEGER key on
+    PostgreSQL). Anything else (0, a 20-digit number, a sign) matches no route: a 404, never a
+    number the database driver cannot bind."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def pipeline() -> Pipeline:

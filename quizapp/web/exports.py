@@ -51,7 +51,7 @@ def _record(action: str, client: Client | None = None, submission: Submission | 
     db.session.commit()
 
 
-@bp.get("/clients/<int:client_id>/results/<int:submission_id>")
+@bp.get("/clients/<id:client_id>/results/<id:submission_id>")
 def result(client_id: int, submission_id: int) -> str:
     client, submission, analysis = _analysis(client_id, submission_id)
     data = pipeline().report_data(analysis, receipt=None, kind="therapist")
@@ -60,7 +60,7 @@ def result(client_id: int, submission_id: int) -> str:
     return page
 
 
-@bp.get("/clients/<int:client_id>/results/<int:submission_id>/report.pdf")
+@bp.get("/clients/<id:client_id>/results/<id:submission_id>/report.pdf")
 def report(client_id: int, submission_id: int) -> Response | tuple[str, int, Headers]:
     client, submission = _administration(client_id, submission_id)
     size = page_size(request.args.get("size", "a4"))
@@ -95,7 +95,7 @@ def _fhir(chosen: list[tuple[int, str]]) -> str:
     return exports.fhir_json(db.session, chosen, _reports, loaded.bank, loaded.base_url)
 
 
-@bp.get("/clients/<int:client_id>/export.csv")
+@bp.get("/clients/<id:client_id>/export.csv")
 def client_csv(client_id: int) -> Response:
     client = own_client(client_id)
     body = _csv([(client.id, client.label)])
@@ -103,7 +103,7 @@ def client_csv(client_id: int) -> Response:
     return _download(body, "text/csv", f"client-{client.id}-scores.csv")
 
 
-@bp.get("/clients/<int:client_id>/fhir.json")
+@bp.get("/clients/<id:client_id>/fhir.json")
 def client_fhir(client_id: int) -> Response:
     client = own_client(client_id)
     body = _fhir([(client.id, client.label)])

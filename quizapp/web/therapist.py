@@ -111,12 +111,12 @@ def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> 
     return page, status
 
 
-@bp.get("/clients/<int:client_id>")
+@bp.get("/clients/<id:client_id>")
 def client(client_id: int) -> tuple[str, int]:
     return _client_page(own_client(client_id), _invite_form())
 
 
-@bp.post("/clients/<int:client_id>/invites")
+@bp.post("/clients/<id:client_id>/invites")
 def create_invite(client_id: int) -> tuple[str, int]:
     client = own_client(client_id)
     form = _invite_form()
@@ -136,7 +136,7 @@ def create_invite(client_id: int) -> tuple[str, int]:
     return page, 201
 
 
-@bp.post("/clients/<int:client_id>/invites/<int:invite_id>/revoke")
+@bp.post("/clients/<id:client_id>/invites/<id:invite_id>/revoke")
 def revoke_invite(client_id: int, invite_id: int) -> Response:
     client = own_client(client_id)
     if not invites.revoke_invite(db.session, client, invite_id):
@@ -146,7 +146,7 @@ def revoke_invite(client_id: int, invite_id: int) -> Response:
     return redirect(url_for("therapist.client", client_id=client.id), code=303)
 
 
-@bp.post("/clients/<int:client_id>/delete")
+@bp.post("/clients/<id:client_id>/delete")
 def delete_client(client_id: int) -> Any:
     client = own_client(client_id)
     form = DeleteForm()
