@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..scoring.engine import ScoreReport
@@ -79,39 +80,20 @@ def list_clients(
     session: Session, therapist_id: int, search: str = "", page: int = 1, per_page: int = PER_PAGE
 ) -> Page[ClientRow]:
     """One page of clients, most recently active first; ``search`` matches part of a label."""
-    where = [Client.therapist_id == therapist_id]
-    if search.strip():
-        where.append(func.lower(Client.label).like(_label_pattern(search), escape="\\"))
-    total = session.scalar(select(func.count()).select_from(Client).where(*where)) or 0
+    searching = bool(search.strip())
+    values: dict[str, Any] = {"therapist": therapist_id}
+    if searching:
+        values["pattern"] = _label_pattern(search)
+    total = session.scalar(_COUNT_MATCHING if searching else _COUNT, values) or 0
     page, pages = page_of(page, total, per_page)
-    clients = session.execute(
-        select(Client.id, Client.label, Client.last_activity_at)
-        .where(*where)
-        .order_by(Client.last_activity_at.desc(), Client.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    values |= {"limit": per_page, "offset": (page - 1) * per_page}
+    clients = session.execute(_PAGE_MATCHING if searching else _PAGE, values).all()
     ids = [c.id for c in clients]
     done: dict[int, tuple[int, datetime | None]] = dict.fromkeys(ids, (0, None))
-    for cid, n, last in session.execute(
-        select(Submission.client_id, func.count(), func.max(Submission.finished_at))
-        .where(Submission.client_id.in_(ids))
-        .group_by(Submission.client_id)
-    ):
+    for cid, n, last in session.execute(_DONE, {"ids": ids}):
         if cid is not None:
             done[cid] = (n, last)
-    open_counts = dict(
-        session.execute(
-            select(Invite.client_id, func.count())
-            .where(
-                Invite.client_id.in_(ids),
-                Invite.completed_at.is_(None),
-                Invite.revoked_at.is_(None),
-                Invite.expires_at > utcnow(),
-            )
-            .group_by(Invite.client_id)
-        ).all()
-    )
+    open_counts = dict(session.execute(_OPEN_COUNTS, {"ids": ids, "now": utcnow()}).all())
     rows = []
     for c in clients:
         n, latest = done[c.id]
@@ -126,6 +108,43 @@ def list_clients(
             )
         )
     return Page(rows, page, pages, total)
+
+
+# The dashboard's statements, built once (with their cache keys): it runs them on every view.
+_MINE = Client.therapist_id == bindparam("therapist")
+_MATCHING = func.lower(Client.label).like(bindparam("pattern"), escape="\\")
+_COUNT = select(func.count()).select_from(Client).where(_MINE)
+_COUNT_MATCHING = _COUNT.where(_MATCHING)
+_PAGE = (
+    select(Client.id, Client.label, Client.last_activity_at)
+    .where(_MINE)
+    .order_by(Client.last_activity_at.desc(), Client.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_PAGE_MATCHING = _PAGE.where(_MATCHING)
+_DONE = (
+    select(Submission.client_id, func.count(), func.max(Submission.finished_at))
+    .where(Submission.client_id.in_(bindparam("ids")))
+    .group_by(Submission.client_id)
+)
+_OPEN_COUNTS = (
+    select(Invite.client_id, func.count())
+    .where(
+        Invite.client_id.in_(bindparam("ids")),
+        Invite.completed_at.is_(None),
+        Invite.revoked_at.is_(None),
+        Invite.expires_at > bindparam("now"),
+    )
+    .group_by(Invite.client_id)
+)
+_RECENT = (
+    select(Submission, Client.label)
+    .join(Client, Client.id == Submission.client_id)
+    .where(Submission.therapist_id == bindparam("therapist"))
+    .order_by(Submission.finished_at.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def touch(session: Session, client_id: int) -> None:
@@ -160,14 +179,8 @@ def get_administration(
 def recent_completed(
     session: Session, therapist_id: int, limit: int = 10
 ) -> list[tuple[Submission, str]]:
-    rows = session.execute(
-        select(Submission, Client.label)
-        .join(Client, Client.id == Submission.client_id)
-        .where(Submission.therapist_id == therapist_id)
-        .order_by(Submission.finished_at.desc())
-        .limit(limit)
-    ).all()
-    return list(rows)
+    rows = session.execute(_RECENT, {"therapist": therapist_id, "limit": limit}).all()
+    return [(row[0], row[1]) for row in rows]
 
 
 def scored_administrations(

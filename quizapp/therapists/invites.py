@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..scoring.instrument import Instrument
@@ -101,19 +101,23 @@ def client_invites(session: Session, client_id: int) -> list[Invite]:
 
 def open_invites(session: Session, therapist_id: int, limit: int = 20) -> list[tuple[Invite, str]]:
     """The therapist's invites still waiting for the client, oldest first, with the label."""
-    rows = session.execute(
-        select(Invite, Client.label)
-        .join(Client, Client.id == Invite.client_id)
-        .where(
-            Invite.therapist_id == therapist_id,
-            Invite.completed_at.is_(None),
-            Invite.revoked_at.is_(None),
-            Invite.expires_at > utcnow(),
-        )
-        .order_by(Invite.created_at)
-        .limit(limit)
-    ).all()
-    return list(rows)
+    values = {"therapist": therapist_id, "now": utcnow(), "limit": limit}
+    return [(row[0], row[1]) for row in session.execute(_OPEN, values).all()]
+
+
+# Built once (with its cache key): the dashboard runs it on every view.
+_OPEN = (
+    select(Invite, Client.label)
+    .join(Client, Client.id == Invite.client_id)
+    .where(
+        Invite.therapist_id == bindparam("therapist"),
+        Invite.completed_at.is_(None),
+        Invite.revoked_at.is_(None),
+        Invite.expires_at > bindparam("now"),
+    )
+    .order_by(Invite.created_at)
+    .limit(bindparam("limit"))
+)
 
 
 def revoke_invite(session: Session, client: Client, invite_id: int) -> bool:
