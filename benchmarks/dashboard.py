@@ -123,6 +123,7 @@ def main() -> None:
         migrate_fresh(url)
         app = create_app({
             "SECRET_KEY": "bench", "DATABASE_URL": url, "ITEMS_DIR": str(REPO / "items"),
+            "BASE_URL": "http://localhost",
             "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False,
             "WTF_CSRF_ENABLED": False, "REPORT_PRERENDER": False, "MAIL_OUTBOX": f"{tmp}/outbox",
         })  # fmt: skip

@@ -64,7 +64,8 @@ def bench_serve(n: int) -> None:
         command.upgrade(alembic_config(url), "head")
         config = {"SECRET_KEY": "bench", "DATABASE_URL": url,
                   "ITEMS_DIR": str(Path(__file__).parents[1] / "items"),
-                  "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False}  # fmt: skip
+                  "DEFAULT_INSTRUMENT": "quick", "SESSION_COOKIE_SECURE": False,
+                  "BASE_URL": "http://localhost"}  # fmt: skip
         app = create_app(config)
         client = app.test_client()
         page = client.get("/quiz/quick").get_data(as_text=True)

@@ -92,10 +92,11 @@ class Services:
 
     def __init__(self, database_url: str, folder: Path) -> None:
         self.url, self.folder = database_url, folder
+        self.port, self.bare_port = free_port(), free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, "QUIZAPP_SECRET_KEY": "bench",
                     "QUIZAPP_INSECURE_COOKIES": "1", "QUIZAPP_INSTANCE_DIR": str(folder),
+                    "QUIZAPP_BASE_URL": f"http://127.0.0.1:{self.port}",
                     "PYTHONPATH": str(REPO / "benchmarks")}  # fmt: skip
-        self.port, self.bare_port = free_port(), free_port()
         self.web: subprocess.Popen[bytes] | None = None
         self.bare: subprocess.Popen[bytes] | None = None
         self.renderer: subprocess.Popen[bytes] | None = None

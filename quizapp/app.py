@@ -7,9 +7,11 @@ what it registers lives in ``quizapp.web`` (views, forms, templates), ``quizapp.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -43,12 +45,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "No secret key: set QUIZAPP_SECRET_KEY or put one in instance/secret_key "
             "(scripts/run creates it)."
         )
+    if test_config is None and not app.debug and not os.environ.get("QUIZAPP_BASE_URL", "").strip():
+        raise RuntimeError(
+            "Set QUIZAPP_BASE_URL to the public address of the service (e.g. "
+            "https://quiz.example.org): e-mailed and printed links are built from it, and "
+            "requests for other host names are refused (scripts/run sets it)."
+        )
+    trust_hosts(app, test_config)
     limit_native_threads()
     register_extensions(app)
     app.jinja_env.filters.update(num=num, ordinal=ordinal)  # as in the PDF reports
     register_blueprints(app)
     register_errorhandlers(app)
     return app
+
+
+def trust_hosts(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Answer only requests for the host of ``BASE_URL`` (and ``QUIZAPP_TRUSTED_HOSTS``):
+    any other ``Host`` header is a 400. Tests that give no base URL keep Flask's test host."""
+    if app.testing and test_config is not None and "BASE_URL" not in test_config:
+        return
+    host = urlsplit(app.config["BASE_URL"]).hostname
+    app.config["TRUSTED_HOSTS"] = [h for h in (host, *app.config["EXTRA_HOSTS"]) if h]
 
 
 def register_extensions(app: Flask) -> None:

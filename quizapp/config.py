@@ -89,7 +89,11 @@ SETTINGS: tuple[Setting, ...] = (
             "signs sessions and seals two-factor secrets; default: the file secret_key in the "
             "instance folder. The app and the workers refuse to start without one"),
     Setting("BASE_URL", "QUIZAPP_BASE_URL", "http://127.0.0.1:5000", _url,
-            "the public address: every link printed in a PDF report starts with it"),
+            "the public address: every link that leaves a request (e-mail, invitation, PDF, "
+            "FHIR) starts with it, and requests for other host names get 400. The web app "
+            "refuses to start without it, except in debug mode (scripts/run sets it)"),
+    Setting("EXTRA_HOSTS", "QUIZAPP_TRUSTED_HOSTS", [], lambda t: t.replace(",", " ").split(),
+            "further host names the web app answers to (a load balancer's health check)"),
     Setting("SESSION_COOKIE_SECURE", "QUIZAPP_INSECURE_COOKIES", True,
             lambda text: not _flag(text),
             "1 allows the session cookie over plain http (scripts/run sets it for 127.0.0.1)"),

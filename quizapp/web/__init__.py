@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app
+from flask import abort, current_app, request, url_for
 from werkzeug.routing import IntegerConverter, Map
 
 from ..pipeline.pipeline import Pipeline
@@ -31,6 +31,16 @@ def pipeline() -> Pipeline:
     """The app's loaded pipeline (instrument bank, content, rules, models, report settings)."""
     loaded: Pipeline = current_app.extensions["pipeline"]
     return loaded
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The address of a page as it leaves the request (an e-mail, an invitation link): built
+    from ``QUIZAPP_BASE_URL``, never from the request's Host header."""
+    path = url_for(endpoint, **values)
+    root = request.script_root
+    if root and path.startswith(root):  # the base URL already names the folder it is under
+        path = path[len(root) :]
+    return pipeline().base_url + path
 
 
 def instruments() -> dict[str, Instrument]:

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from ..storage.tables import Therapist
 from ..therapists import accounts, mail, two_factor
+from . import public_url
 from .account_forms import (
     CodeForm,
     NewPasswordForm,
@@ -288,7 +289,7 @@ def request_reset() -> Any:
         db.session.commit()  # before the e-mail goes out, so its link works
         if started is not None:
             account, token = started
-            link = url_for("auth.reset", token=token, _external=True)
+            link = public_url("auth.reset", token=token)
             mail.send(
                 current_app.config,
                 account.email,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -26,7 +27,18 @@ MESSAGES = {
 }
 
 
+# For a request whose host was refused: no URL can be built for it, so no template that
+# builds links is rendered (and the host it named is not echoed).
+REFUSED_HOST = "This service does not answer to the address in that request."
+BARE_PAGE = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>{status}</title>'
+    "<h1>We could not accept that</h1><p>{message}</p></html>"
+)
+
+
 def _page(status: int, message: str) -> tuple[str, int]:
+    if request_ctx.url_adapter is None:  # the Host header named a host we do not serve
+        return BARE_PAGE.format(status=status, message=REFUSED_HOST), status
     return render_template("error.html", status=status, message=message), status
 
 

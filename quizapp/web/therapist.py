@@ -19,7 +19,7 @@ from ..pipeline.stored import stored_reports
 from ..storage.tables import Client
 from ..therapists import audit, clients, invites
 from ..therapists.change import change_summary, trend_chart
-from . import instruments, pipeline
+from . import instruments, pipeline, public_url
 from .account_forms import ClientForm, DeleteForm, InviteForm, SearchForm, add_error, text
 from .auth import therapist, two_factor_required
 from .extensions import db
@@ -129,7 +129,7 @@ def create_invite(client_id: int) -> tuple[str, int]:
         "therapist/invite_link.html",
         client=client,
         invite=invite,
-        link=url_for("invite.start", token=token, _external=True),
+        link=public_url("invite.start", token=token),
         instrument=instruments()[invite.instrument_id],
     )
     db.session.commit()  # the link is shown once: the invitation exists only if it was shown

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import socket
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -139,6 +140,9 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     beside it; yields its base URL."""
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     migrate_fresh(url)
+    with socket.socket() as probe:  # a free port, so the app knows its public address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     app = create_app(
         {
             "SECRET_KEY": "e2e",
@@ -146,9 +150,10 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             "ITEMS_DIR": str(ITEMS),
             "DEFAULT_INSTRUMENT": "quick",
             "SESSION_COOKIE_SECURE": False,
+            "BASE_URL": f"http://127.0.0.1:{port}",
         }
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
     thread.start()
     renderer = Renderer(app.extensions["pipeline"], app.extensions["database"].sessions, "e2e")

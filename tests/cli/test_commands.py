@@ -63,6 +63,9 @@ def test_help_and_scoring_load_nothing_heavy(tmp_path: Path) -> None:
 
 def test_flask_commands_build_the_app_from_the_environment(tmp_path: Path) -> None:
     env = {"QUIZAPP_SECRET_KEY": "k", "QUIZAPP_INSTANCE_DIR": str(tmp_path)}
+    refused = CliRunner(env=env).invoke(cli, ["routes"])
+    assert refused.exit_code != 0 and "QUIZAPP_BASE_URL" in refused.output
+    env["QUIZAPP_BASE_URL"] = "https://quiz.example.org"
     result = CliRunner(env=env).invoke(cli, ["routes"])
     assert result.exit_code == 0, result.output
     assert "/quiz/<instrument_id>" in result.output and "/therapist/" in result.output
@@ -86,7 +89,7 @@ def test_flask_run_reads_flask_run_variables(
 
     monkeypatch.setattr(flask.cli, "run_simple", serve)  # instead of serving forever
     env = {"QUIZAPP_SECRET_KEY": "k", "QUIZAPP_INSTANCE_DIR": str(tmp_path),
-           "FLASK_RUN_PORT": "5999"}  # fmt: skip
+           "FLASK_RUN_PORT": "5999", "QUIZAPP_BASE_URL": "http://127.0.0.2:5999"}  # fmt: skip
     result = CliRunner(env=env).invoke(cli, ["run", "--host", "127.0.0.2"])
     assert result.exit_code == 0, result.output
     assert served == {"host": "127.0.0.2", "port": 5999}
