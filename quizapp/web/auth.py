@@ -103,22 +103,27 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+MAX_SESSION_HOURS = 12  # a session ends this long after sign-in, however busy it is
+
+
 def _start_session(account: Therapist) -> None:
     login_user(SignedIn(account))
-    session["seen"] = time.time()
+    session["seen"] = session["since"] = time.time()
 
 
 def check_idle() -> Response | None:
-    """Sign out after ``SESSION_IDLE_MINUTES`` without a request. A visitor who never signed
-    in is not looked up: their session is left as it is (and not written again)."""
+    """Sign out after ``SESSION_IDLE_MINUTES`` without a request, or ``MAX_SESSION_HOURS``
+    after sign-in (so a copied cookie that is kept busy still ends). A visitor who never
+    signed in is not looked up: their session is left as it is (and not written again)."""
     if "_user_id" not in session or not current_user.is_authenticated:
         return None
     now = time.time()
-    seen = session.get("seen", now)
-    if now - float(seen) > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+    idle = now - float(session.get("seen", 0)) > current_app.config["SESSION_IDLE_MINUTES"] * 60
+    if idle or now - float(session.get("since", 0)) > MAX_SESSION_HOURS * 3600:
         logout_user()
         session.clear()
-        flash("You were signed out after a period without activity. Please sign in again.")
+        flash("You were signed out after a period without activity. Please sign in again."
+              if idle else "Your session has ended. Please sign in again.")  # fmt: skip
         return redirect(url_for("auth.sign_in"))
     session["seen"] = now
     return None
@@ -275,6 +280,11 @@ def new_recovery_codes() -> Any:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
+    """Sign out here and everywhere: raising the account's session epoch makes every session
+    cookie of it (a copy included) useless."""
+    if current_user.is_authenticated:
+        therapist().session_epoch += 1
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.")

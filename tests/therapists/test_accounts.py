@@ -436,7 +436,7 @@ def test_reset_mail_goes_through_smtp(
 
 # ---- 8. The session cookie -----------------------------------------------------------------
 
-SESSION_KEYS = {"_user_id", "_fresh", "_id", "csrf_token", "seen", "pending", "_flashes"}
+SESSION_KEYS = {"_user_id", "_fresh", "_id", "csrf_token", "seen", "since", "pending", "_flashes"}
 
 
 def assert_no_secrets(
@@ -474,6 +474,32 @@ def test_sign_out_needs_csrf_and_ends_the_session(app: Flask, therapist: Person)
     assert path_of(response) == "/account/sign-in"
     assert not reaches_dashboard(therapist.web)
     assert path_of(therapist.web.get("/account/")) == "/account/sign-in"
+
+
+def test_a_copied_session_cookie_is_useless_after_sign_out(app: Flask, therapist: Person) -> None:
+    """Signing out ends the account's sessions on the server, not just this browser's cookie."""
+    cookie = therapist.web.get_cookie("sb_session")
+    assert cookie is not None
+    copied = app.test_client()
+    copied.set_cookie("sb_session", cookie.value)
+    assert reaches_dashboard(copied)
+    post(therapist.web, "/account/sign-out", {}, form_at="/account/")
+    assert not reaches_dashboard(copied)
+    assert path_of(copied.get("/account/")) == "/account/sign-in"
+
+
+def test_a_session_kept_busy_still_ends_twelve_hours_after_sign_in(
+    app: Flask, therapist: Person
+) -> None:
+    with therapist.web.session_transaction() as session:
+        session["since"] = time.time() - 12 * 3600 + 60
+    assert reaches_dashboard(therapist.web)
+    with therapist.web.session_transaction() as session:
+        session["since"] = time.time() - 12 * 3600 - 5  # busy all along: "seen" is fresh
+    response = therapist.web.get("/therapist/")
+    assert path_of(response) == "/account/sign-in"
+    assert "session has ended" in notice(therapist.web, response)
+    assert not reaches_dashboard(therapist.web)
 
 
 # ---- 9. New recovery codes -----------------------------------------------------------------
