@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
+from flask.logging import default_handler
 
-from . import config
+from . import config, logs
 from .pipeline.pipeline import Pipeline, limit_native_threads
 from .reports.formats import num, ordinal
 from .therapists.invites import load_consent
@@ -52,6 +53,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "requests for other host names are refused (scripts/run sets it)."
         )
     trust_hosts(app, test_config)
+    if not app.testing:  # tests capture records themselves (and check this set-up directly)
+        logs.configure()
+    app.logger.removeHandler(default_handler)  # records go to the root logger's masked handler
     limit_native_threads()
     register_extensions(app)
     app.jinja_env.filters.update(num=num, ordinal=ordinal)  # as in the PDF reports

@@ -9,7 +9,6 @@ invitations that expired.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -17,6 +16,7 @@ from types import FrameType
 
 import click
 
+from .. import logs
 from . import settings
 
 
@@ -35,9 +35,7 @@ def renderer(nice: int, drain: bool) -> None:
     configured = settings()
     if not configured["SECRET_KEY"]:
         raise click.ClickException("No secret key: set QUIZAPP_SECRET_KEY (the web server's own).")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s renderer %(levelname)s %(message)s")
-    for chatty in ("weasyprint", "fontTools"):  # a line per layout step of every report
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    logs.configure()
     os.nice(max(0, nice))
     limit_native_threads()
     try:

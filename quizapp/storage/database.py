@@ -31,8 +31,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete."""
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete; errors
+    do not show statement parameters."""
     options.setdefault("pool_pre_ping", not url.startswith("sqlite"))
+    # A failed statement's error names its SQL, never its values (answers, hashes, tokens),
+    # so no log line or traceback carries them.
+    options.setdefault("hide_parameters", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
