@@ -69,6 +69,19 @@ class Database:
         self.engine.dispose()
 
 
+def wipe_wal(engine: Engine) -> bool:
+    """After a deletion has committed, on SQLite: copy the write-ahead log into the database
+    file and empty it, so no frame of it still holds a deleted row (``secure_delete`` has
+    zeroed the rows in the pages written since). Waits for readers up to the busy timeout;
+    False if one kept it from finishing (the next deletion's wipe catches up). PostgreSQL:
+    nothing to do here (what its WAL and backups keep is in docs/privacy-deletion.md)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        busy, _frames, _copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return int(busy) == 0
+
+
 def _forget_connections(database: Database | None) -> None:
     if database is not None:
         database.engine.dispose(close=False)

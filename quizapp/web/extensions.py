@@ -14,7 +14,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
-from ..storage.database import Database
+from ..storage.database import Database, wipe_wal
 
 
 class RequestDatabase:
@@ -43,6 +43,12 @@ class RequestDatabase:
             g.db_session = (database.reading_sessions if reading else database.sessions)()
         session: Session = g.db_session
         return session
+
+    def wipe_deleted(self) -> None:
+        """After a deletion has committed: leave none of it in SQLite's write-ahead log."""
+        self.session.close()  # its connection back to the pool: no snapshot of ours is open
+        if not wipe_wal(self.database.engine):
+            current_app.logger.warning("the write-ahead log was busy; it is wiped later")
 
     @staticmethod
     def _close(_exc: BaseException | None) -> None:

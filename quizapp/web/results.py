@@ -59,6 +59,7 @@ def delete(code: str) -> Response:
     if not submissions.delete_submission(db.session, code):
         abort(404)
     db.session.commit()
+    db.wipe_deleted()
     return redirect(url_for("results.deleted"), code=303)
 
 

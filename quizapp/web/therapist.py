@@ -156,6 +156,7 @@ def delete_client(client_id: int) -> Any:
     label = client.label
     clients.delete_client(db.session, therapist().id, client.id)
     db.session.commit()
+    db.wipe_deleted()
     flash(f"{label} and all their answers, results and invitations were deleted.")
     return redirect(url_for("therapist.dashboard"), code=303)
 
