@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -67,7 +67,16 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_characters() -> None:
+    """A NUL character is in no honest form or address of ours, and PostgreSQL cannot store
+    one in a text column: such a request is a 400 before any view runs."""
+    values = (*request.args.values(), *(request.form.values() if request.method == "POST" else ()))
+    if any("\x00" in value for value in values):
+        abort(400, "The request contained a character that no form of this site sends.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.after_request(security_headers)

@@ -128,3 +128,16 @@ def test_fuzzed_requests_never_get_a_500(
         assert response.status_code < 500, (endpoint, method, path, form, response.status_code)
 
     one()
+
+
+def test_a_nul_character_is_a_400_not_a_database_error(app: Flask) -> None:
+    """Found by the fuzz on PostgreSQL, which cannot store NUL in a text column: a reset
+    request for the address "\\x00" was a 500."""
+    web = app.test_client()
+    page = web.get("/account/reset").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token is not None
+    response = web.post("/account/reset", data={"csrf_token": token.group(1), "email": "a\x00b"})
+    assert response.status_code == 400
+    assert "no form of this site sends" in response.get_data(as_text=True)
+    assert web.get("/therapist/?q=%00").status_code == 400
