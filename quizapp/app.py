@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from flask.logging import default_handler
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, logs
 from .pipeline.pipeline import Pipeline, limit_native_threads
@@ -53,6 +54,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "requests for other host names are refused (scripts/run sets it)."
         )
     trust_hosts(app, test_config)
+    if app.config["PROXY_HOPS"]:  # the client address and scheme as our own proxies saw them
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     if not app.testing:  # tests capture records themselves (and check this set-up directly)
         logs.configure()
     app.logger.removeHandler(default_handler)  # records go to the root logger's masked handler

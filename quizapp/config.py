@@ -49,6 +49,13 @@ def _url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected a whole number of 0 or more, not {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -92,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the public address: every link that leaves a request (e-mail, invitation, PDF, "
             "FHIR) starts with it, and requests for other host names get 400. The web app "
             "refuses to start without it, except in debug mode (scripts/run sets it)"),
+    Setting("PROXY_HOPS", "QUIZAPP_PROXY_HOPS", 0, _count,
+            "how many reverse proxies in front of the web server to trust: each one's "
+            "X-Forwarded-For and X-Forwarded-Proto entry is believed, nothing a client wrote"),
     Setting("EXTRA_HOSTS", "QUIZAPP_TRUSTED_HOSTS", [], lambda t: t.replace(",", " ").split(),
             "further host names the web app answers to (a load balancer's health check)"),
     Setting("SESSION_COOKIE_SECURE", "QUIZAPP_INSECURE_COOKIES", True,

@@ -13,6 +13,8 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
+HSTS_SECONDS = 180 * 24 * 3600
+
 MESSAGES = {
     400: "The request could not be understood.",
     404: "There is nothing here. If you followed a result link, the result may have been "
@@ -61,6 +63,8 @@ def security_headers(response: Response) -> Response:
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "interest-cohort=(), camera=(), microphone=(), geolocation=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:  # browsers keep to https for 180 days (only ever sent over https)
+        headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
     private = {"quiz", "results", "invite", "therapist", "auth"}  # answers, results, accounts
     if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
