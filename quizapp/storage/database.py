@@ -37,6 +37,8 @@ def make_engine(url: str, **options: Any) -> Engine:
     # A failed statement's error names its SQL, never its values (answers, hashes, tokens),
     # so no log line or traceback carries them.
     options.setdefault("hide_parameters", True)
+    if url.startswith("postgresql"):  # a server that does not answer is an error within 5 s
+        options.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

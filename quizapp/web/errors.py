@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, current_app, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
+
+from .extensions import db
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
@@ -50,6 +54,21 @@ def handle_http(exc: HTTPException) -> tuple[str, int]:
     return _page(status, custom or MESSAGES.get(status, exc.description or ""))
 
 
+DATABASE_DOWN = (
+    "The service cannot reach its database just now, so nothing was stored or changed. "
+    "Please try again in a moment."
+)
+
+
+def handle_database_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
+    """The database refused, dropped or timed out the connection: a 503 that says so (a
+    defect of ours, such as a broken constraint, stays a 500)."""
+    current_app.logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    db.session.rollback()
+    page, status = _page(503, DATABASE_DOWN)
+    return page, status, {"Retry-After": "5"}
+
+
 def handle_csrf(exc: CSRFError) -> tuple[str, int]:
     return _page(400, "This form has expired or was not sent from this site, so nothing "
                       "was stored. Please reload the page and send it again.")  # fmt: skip
@@ -82,5 +101,7 @@ def refuse_nul_characters() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_characters)
     app.register_error_handler(CSRFError, handle_csrf)
+    for failure in (OperationalError, InterfaceError, SQLAlchemyTimeout):
+        app.register_error_handler(failure, handle_database_down)
     app.register_error_handler(HTTPException, handle_http)
     app.after_request(security_headers)
