@@ -21,6 +21,7 @@ from . import config, logs
 from .pipeline.pipeline import Pipeline, limit_native_threads
 from .reports.formats import num, ordinal
 from .therapists.invites import load_consent
+from .web import ratelimits
 from .web.extensions import csrf, db
 
 WEB = Path(__file__).parent / "web"
@@ -78,13 +79,15 @@ def trust_hosts(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Load the pipeline and the consent text once, bind the database and CSRF, and connect
-    to the broker when one is set (rendering itself is the renderer's: ``quizapp renderer``)."""
+    """Load the pipeline and the consent text once, bind the database, CSRF and the rate
+    limits, and connect to the broker when one is set (rendering itself is the renderer's:
+    ``quizapp renderer``)."""
     pipeline = Pipeline.load(app.config)
     app.extensions["pipeline"] = pipeline
     app.extensions["consent"] = load_consent(app.config["CONSENT_FILE"])
     db.init_app(app)
     csrf.init_app(app)
+    ratelimits.init_app(app)
     app.extensions["report_queue"] = None  # the renderer polls the queue in the database
     if app.config["CELERY_BROKER_URL"]:
         from .pipeline.queue import ReportQueue

@@ -9,6 +9,7 @@ this module loads nothing but the standard library.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,36 @@ def _positive(text: str) -> int:
     return value
 
 
+# What one network address (or one account, for reset e-mails) may do; every limit of a name
+# holds at once. QUIZAPP_RATE_LIMITS replaces any of them (quizapp.web.ratelimits counts).
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "submit": "20/minute;200/hour",  # answers sent: each is stored and costs a PDF render
+    "lookup": "120/minute;2000/hour",  # pages opened with a receipt code or a link's token
+    "lookup-miss": "20/minute;100/hour",  # ... that named nothing (a 404): guessing
+    "sign-up": "5/hour;20/day",
+    "sign-in": "30/minute;300/hour",  # attempts, right or wrong: each costs an argon2 hash
+    "reset": "5/hour;20/day",  # reset requests from one address
+    "reset-account": "3/hour;10/day",  # reset e-mails to one account, from anywhere
+}
+_RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
+
+
+def _rate_limits(text: str) -> dict[str, str] | None:
+    """``off``, or space-separated ``name=limits`` entries (``submit=60/minute;600/hour``)
+    that replace those defaults."""
+    if text.strip().lower() in ("off", "0", "no", "false"):
+        return None
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for entry in text.split():
+        name, _, value = entry.partition("=")
+        if name not in limits:
+            raise ValueError(f"unknown limit {name!r}; the limits are {', '.join(limits)}")
+        if not all(_RATE.fullmatch(part) for part in value.split(";")):
+            raise ValueError(f"{entry!r}: expected limits such as 20/minute;200/hour")
+        limits[name] = value
+    return limits
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: ``key`` in the config mapping, set by the environment variable ``env``.
@@ -102,6 +133,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_HOPS", "QUIZAPP_PROXY_HOPS", 0, _count,
             "how many reverse proxies in front of the web server to trust: each one's "
             "X-Forwarded-For and X-Forwarded-Proto entry is believed, nothing a client wrote"),
+    Setting("RATE_LIMITS", "QUIZAPP_RATE_LIMITS", dict(DEFAULT_RATE_LIMITS), _rate_limits,
+            "off, or limits that replace the defaults, such as submit=60/minute;600/hour "
+            "(names: " + ", ".join(DEFAULT_RATE_LIMITS) + "); README lists the defaults"),
+    Setting("RATELIMIT_STORAGE", "QUIZAPP_RATELIMIT_STORAGE", "memory://", str.strip,
+            "where the limits count: memory:// (each worker its own counts) or a Redis URL "
+            "such as redis://127.0.0.1:6379/2 (every worker and host shares them)"),
     Setting("EXTRA_HOSTS", "QUIZAPP_TRUSTED_HOSTS", [], lambda t: t.replace(",", " ").split(),
             "further host names the web app answers to (a load balancer's health check)"),
     Setting("SESSION_COOKIE_SECURE", "QUIZAPP_INSECURE_COOKIES", True,

@@ -54,6 +54,10 @@ def sample(setting: Setting) -> tuple[str, Any]:
         text = "postgresql://someone@db.example/quiz"
     elif setting.key == "BASE_URL":
         text = "https://quiz.example.org/"
+    elif setting.key == "RATE_LIMITS":
+        text = "submit=60/minute;600/hour sign-in=10/minute"
+    elif setting.key == "RATELIMIT_STORAGE":
+        text = "redis://127.0.0.1:6379/2"
     else:
         text = f"/elsewhere/{setting.key.lower()}"
     return text, setting.parse(text)

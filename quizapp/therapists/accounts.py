@@ -30,8 +30,10 @@ RESET_LIFETIME = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class Throttle:
-    """At most ``per_account`` failures per e-mail address and ``per_address`` per network
-    address within ``window``; then sign-in is refused until the oldest failure ages out."""
+    """At most ``per_account`` failures for one e-mail address from one network address, and
+    ``per_address`` from one network address for any accounts, within ``window``; then that
+    network address is refused until the oldest failure ages out. The account's owner, at any
+    other address, signs in as usual: failures from elsewhere never lock them out."""
 
     window: timedelta = timedelta(minutes=15)
     per_account: int = 5
@@ -91,7 +93,8 @@ def authenticate(
     throttle: Throttle = Throttle(),  # frozen
 ) -> Therapist | None:
     """The account for this e-mail and password, or None; raises :class:`Throttled` when there
-    were too many recent failures for the address or the account (checked before the password,
+    were too many recent failures from this address, for this account or for any (checked
+    before the password,
     so a throttled guess learns nothing). A failure is recorded for the caller to commit, also
     when it then refuses the sign-in."""
     email = normalise_email(email)
@@ -121,8 +124,10 @@ def record_failure(session: Session, keys: list[bytes]) -> None:
 
 
 def failure_keys(secret: str, email: str, address: str) -> list[bytes]:
-    """The throttle keys of a sign-in: the account's, then the network address's."""
-    return [_key(secret, "email", normalise_email(email)), _key(secret, "addr", address)]
+    """The throttle keys of a sign-in: the account's at this network address, then the
+    network address's."""
+    pair = f"{normalise_email(email)}\0{address}"
+    return [_key(secret, "email-addr", pair), _key(secret, "addr", address)]
 
 
 def check_password(ph: PasswordHasher, therapist: Therapist, password: str) -> bool:

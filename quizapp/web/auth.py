@@ -20,7 +20,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     session,
     url_for,
 )
@@ -42,6 +41,7 @@ from .account_forms import (
     text,
 )
 from .extensions import db
+from .ratelimits import LOOKUPS, client_network, limited, spend_for
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
 login_manager = LoginManager()
@@ -99,8 +99,10 @@ def _ph() -> Any:
     return current_app.extensions["password_hasher"]
 
 
-def _address() -> str:
-    return request.remote_addr or "unknown"
+RESET_FLOOD = (
+    "Reset links for that address were asked for several times lately. Please use the link "
+    "in the newest e-mail, or wait {wait} before asking again."
+)
 
 
 MAX_SESSION_HOURS = 12  # a session ends this long after sign-in, however busy it is
@@ -130,6 +132,7 @@ def check_idle() -> Response | None:
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
+@limited("sign-up")
 def sign_up() -> Any:
     form = SignUpForm()
     if form.validate_on_submit():
@@ -152,6 +155,7 @@ def sign_up() -> Any:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limited("sign-in")
 def sign_in() -> Any:
     form = SignInForm()
     if form.validate_on_submit():
@@ -161,7 +165,7 @@ def sign_in() -> Any:
                 _ph(),
                 email=text(form.email),
                 password=text(form.password),
-                address=_address(),
+                address=client_network(),
                 secret=current_app.config["SECRET_KEY"],
                 throttle=current_app.config["SIGN_IN_THROTTLE"],
             )
@@ -172,7 +176,8 @@ def sign_in() -> Any:
                 f"Too many failed attempts. Please wait about {minutes} minute"
                 f"{'s' if minutes > 1 else ''}, or reset your password."
             )
-            return render_template("auth/sign_in.html", form=form), 429
+            wait = str(max(1, round(exc.retry_after.total_seconds())))
+            return render_template("auth/sign_in.html", form=form), 429, {"Retry-After": wait}
         db.session.commit()  # the failure, or a rehashed password
         if account is None:
             add_error(form.password, "The e-mail address or the password is wrong.")
@@ -186,6 +191,7 @@ def sign_in() -> Any:
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
+@limited("sign-in")
 def second_factor() -> Any:
     pending = session.get("pending")
     if not pending or time.time() - pending["at"] > PENDING_SECONDS:
@@ -197,7 +203,8 @@ def second_factor() -> Any:
         abort(404)
     form = CodeForm()
     if form.validate_on_submit():
-        keys = accounts.failure_keys(current_app.config["SECRET_KEY"], account.email, _address())
+        secret = current_app.config["SECRET_KEY"]
+        keys = accounts.failure_keys(secret, account.email, client_network())
         if two_factor.verify_second_factor(
             db.session, current_app.config["SECRET_KEY"], account, text(form.code)
         ):
@@ -292,9 +299,12 @@ def sign_out() -> Response:
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@limited("reset")
 def request_reset() -> Any:
     form = ResetRequestForm()
     if form.validate_on_submit():
+        spend_for("reset-account", "account", accounts.normalise_email(text(form.email)),
+                  RESET_FLOOD)  # fmt: skip
         started = accounts.start_reset(db.session, text(form.email))
         db.session.commit()  # before the e-mail goes out, so its link works
         if started is not None:
@@ -318,6 +328,7 @@ def request_reset() -> Any:
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def reset(token: str) -> Any:
     if accounts.find_reset(db.session, token) is None:
         abort(404, "This reset link has expired or was used already. Ask for a new one.")

@@ -28,6 +28,8 @@ MESSAGES = {
     410: "This is no longer available.",
     413: "The form sent was far larger than any answers to this questionnaire.",
     422: "Some answers were missing or invalid.",
+    429: "There were too many requests from your network in a short time. Please wait a "
+    "minute and try again.",
     500: "Something went wrong on our side. Nothing you entered was stored half-way; "
     "please try again.",
 }
@@ -48,10 +50,13 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
-def handle_http(exc: HTTPException) -> tuple[str, int]:
+def handle_http(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
     status = exc.code or 500
     custom = exc.description if exc.description != type(exc).description else None
-    return _page(status, custom or MESSAGES.get(status, exc.description or ""))
+    page, status = _page(status, custom or MESSAGES.get(status, exc.description or ""))
+    # the exception's own headers that a browser acts on (a 429's or 503's Retry-After)
+    wanted = ("Retry-After", "Allow")
+    return page, status, {name: value for name, value in exc.get_headers() if name in wanted}
 
 
 DATABASE_DOWN = (

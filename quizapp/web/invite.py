@@ -17,6 +17,7 @@ from .account_forms import ConsentForm, ShareForm
 from .extensions import db
 from .forms import form_class, issue_token, read_token
 from .quiz import commit_submission, reject_tampering
+from .ratelimits import LOOKUPS, limited, note_miss
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
 
@@ -50,6 +51,7 @@ def _open_invite(token: str) -> tuple[Invite, Therapist]:
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def start(token: str) -> Any:
     invite, therapist = _open_invite(token)
     if invite.completed_at is not None:
@@ -84,6 +86,8 @@ def _quiz(token: str, invite: Invite, form: Any, status: int = 200) -> tuple[str
 
 
 @bp.route("/<token>/answers", methods=["GET", "POST"])
+@limited("submit")
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def answer(token: str) -> Any:
     invite, therapist = _open_invite(token)
     if invite.completed_at is not None:
@@ -147,6 +151,8 @@ def answer(token: str) -> Any:
 
 
 @bp.post("/<token>/share")
+@limited("submit")
+@limited("lookup", misses="lookup-miss")
 def share(token: str) -> Any:
     invite, therapist = _open_invite(token)
     if invite.completed_at is not None:
@@ -158,6 +164,7 @@ def share(token: str) -> Any:
         return redirect(url_for("invite.start", token=token), code=303)
     original = submissions.find_submission(db.session, form.receipt.data or "")
     if not form.validate_on_submit() or original is None or original.client_id is not None:
+        note_miss()  # a wrong receipt code counts as a guess, as on /r/<code>
         flash("We found no result of yours with that receipt code. Check it and try again.")
         return redirect(url_for("invite.start", token=token), code=303)
     invites.give_consent(invite, consent_text()["version"])

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from ..storage import receipts
 from . import instruments
+from .ratelimits import limited
 
 bp = Blueprint("pages", __name__)
 
@@ -24,6 +25,7 @@ def privacy() -> str:
 
 
 @bp.post("/open")
+@limited("lookup")
 def open_result() -> Response | tuple[str, int]:
     code = receipts.normalise(request.form.get("code", ""))
     if code is None:

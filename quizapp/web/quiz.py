@@ -26,6 +26,7 @@ from ..storage.tables import Submission
 from . import get_instrument, pipeline
 from .extensions import db
 from .forms import form_class, issue_token, read_token
+from .ratelimits import limited
 from .reports import wake
 
 bp = Blueprint("quiz", __name__, url_prefix="/quiz")
@@ -112,6 +113,7 @@ def given_answers(instrument: Instrument) -> dict[str, int] | None:
 
 
 @bp.route("/<instrument_id>", methods=["GET", "POST"])
+@limited("submit")
 def take(instrument_id: str) -> Response | tuple[str, int]:
     instrument = get_instrument(instrument_id)
     if request.method == "GET":

@@ -26,6 +26,7 @@ from ..storage import receipts, submissions
 from ..storage.tables import RenderedReport
 from . import pipeline
 from .extensions import db
+from .ratelimits import LOOKUPS, limited
 
 bp = Blueprint("reports", __name__, url_prefix="/r")
 REFRESH_SECONDS = 2
@@ -112,6 +113,7 @@ def pdf_or_wait(
 
 
 @bp.get("/<code>/report.pdf")
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def download(code: str) -> Response | tuple[str, int, Headers]:
     submission = submissions.find_submission(db.session, code)
     canonical = receipts.normalise(code)

@@ -12,11 +12,13 @@ from ..scoring.patterns import PATTERN_LABELS
 from ..storage import receipts, submissions
 from . import pipeline
 from .extensions import db
+from .ratelimits import LOOKUPS, limited
 
 bp = Blueprint("results", __name__, url_prefix="/r")
 
 
 @bp.get("/<code>")
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def show(code: str) -> str:
     found = submissions.find_with_analysis(db.session, code)
     if found is None:
@@ -48,6 +50,7 @@ def show(code: str) -> str:
 
 
 @bp.get("/<code>/delete")
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def confirm_delete(code: str) -> str:
     if submissions.find_submission(db.session, code) is None:
         abort(404)
@@ -55,6 +58,7 @@ def confirm_delete(code: str) -> str:
 
 
 @bp.post("/<code>/delete")
+@limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def delete(code: str) -> Response:
     if not submissions.delete_submission(db.session, code):
         abort(404)
