@@ -1,7 +1,7 @@
 """Behind a reverse proxy (security review, finding 6, in part): with QUIZAPP_PROXY_HOPS=N the
 client address is the one the last trusted proxy appended, never an entry a client wrote into
 X-Forwarded-For itself, and https seen by the proxy turns on HSTS. Without it, forwarded
-headers are ignored. (The nginx end-to-end test is still to come.)"""
+headers are ignored. (The end-to-end test with nginx is test_nginx.py.)"""
 
 from __future__ import annotations
 
