@@ -17,6 +17,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Insert, Table, create_engine, event, insert, text
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
+from .deadline import CONNECT_SECONDS, limit_round_trips
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 Row = TypeVar("Row", bound=DeclarativeBase)
 
@@ -26,22 +28,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")  # deleted results are overwritten, not just unlinked
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=4000")  # a locked database is a 503 within 5 s
     cursor.close()
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(url: str, *, deadline: float | None = None, **options: Any) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete; errors
-    do not show statement parameters."""
+    do not show statement parameters.
+
+    With ``deadline`` (seconds; PostgreSQL), no call waits longer for the server: connecting
+    gives up after 2 s, the server ends statements a little before the deadline, and a watcher
+    ends any call still waiting at it (``quizapp.storage.deadline``); a request for a pooled
+    connection waits as long. Without, connecting gives up after 5 s and nothing else is timed
+    (migrations and batch commands may run long)."""
     options.setdefault("pool_pre_ping", not url.startswith("sqlite"))
     # A failed statement's error names its SQL, never its values (answers, hashes, tokens),
     # so no log line or traceback carries them.
     options.setdefault("hide_parameters", True)
-    if url.startswith("postgresql"):  # a server that does not answer is an error within 5 s
+    postgresql = url.startswith("postgresql")
+    if postgresql and deadline:
+        statement_ms = max(500, int((deadline - 0.5) * 1000))
+        server_limit = f"-c statement_timeout={statement_ms}"
+        connect = {"connect_timeout": CONNECT_SECONDS, "options": server_limit}
+        options.setdefault("connect_args", connect)
+        options["pool_pre_ping"] = False  # the deadline's own ping replaces it
+        options.setdefault("pool_timeout", deadline)
+    elif postgresql:  # a server that does not answer is an error within 5 s
         options.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif deadline:
+        limit_round_trips(engine, deadline)
     return engine
 
 
@@ -49,8 +67,8 @@ class Database:
     """One engine for a URL and the factory of its sessions (objects stay readable after a
     commit: ``expire_on_commit=False``)."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
-        self.engine = make_engine(url, **engine_options)
+    def __init__(self, url: str, *, deadline: float | None = None, **engine_options: Any) -> None:
+        self.engine = make_engine(url, deadline=deadline, **engine_options)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         # Sessions whose statements each commit by themselves: for requests that read, and
         # write at most one row at a time (an audit line). On a server that spares the BEGIN

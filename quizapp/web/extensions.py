@@ -16,13 +16,18 @@ from sqlalchemy.orm import Session
 
 from ..storage.database import Database, wipe_wal
 
+# No page waits longer than this for the database (PostgreSQL; SQLite waits up to its 4 s busy
+# timeout for a lock): then it is a 503 that says the database cannot be reached.
+DATABASE_DEADLINE = 4.0
+
 
 class RequestDatabase:
     """Holds the app's :class:`~quizapp.storage.database.Database` in
     ``app.extensions['database']`` and opens one session per app context on first use."""
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["database"] = Database(app.config["DATABASE_URL"])
+        url = app.config["DATABASE_URL"]
+        app.extensions["database"] = Database(url, deadline=DATABASE_DEADLINE)
         app.teardown_appcontext(self._close)
 
     @staticmethod

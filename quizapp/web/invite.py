@@ -144,7 +144,8 @@ def answer(token: str) -> Any:
             "We could not save your answers just now. They are still filled in below: "
             "please press the button again in a moment."
         )
-        return _quiz(token, invite, form, 503)
+        page, status = _quiz(token, invite, form, 503)
+        return page, status, {"Retry-After": "5"}
     if invite.client_sees == "results":
         return redirect(url_for("results.show", code=stored.receipt), code=303)
     return render_template("invite/done.html", invite=invite, therapist=therapist)

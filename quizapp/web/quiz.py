@@ -114,7 +114,7 @@ def given_answers(instrument: Instrument) -> dict[str, int] | None:
 
 @bp.route("/<instrument_id>", methods=["GET", "POST"])
 @limited("submit")
-def take(instrument_id: str) -> Response | tuple[str, int]:
+def take(instrument_id: str) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     instrument = get_instrument(instrument_id)
     if request.method == "GET":
         form = form_class(instrument)()
@@ -144,5 +144,6 @@ def take(instrument_id: str) -> Response | tuple[str, int]:
     if stored is None:
         flash("We could not save your answers just now. They are still filled in below: "
               "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
-        return _render(instrument, form_class(instrument)(), 503)
+        page, status = _render(instrument, form_class(instrument)(), 503)
+        return page, status, {"Retry-After": "5"}
     return redirect(url_for("results.show", code=stored.receipt), code=303)
