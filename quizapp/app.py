@@ -59,7 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     if not app.testing:  # tests capture records themselves (and check this set-up directly)
-        logs.configure()
+        logs.configure(json_lines=app.config["LOG_FORMAT"] == "json")
     app.logger.removeHandler(default_handler)  # records go to the root logger's masked handler
     limit_native_threads()
     register_extensions(app)

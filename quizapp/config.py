@@ -64,6 +64,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("plain", "json"):
+        raise ValueError(f"expected plain or json, not {text!r}")
+    return value
+
+
 # What one network address (or one account, for reset e-mails) may do; every limit of a name
 # holds at once. QUIZAPP_RATE_LIMITS replaces any of them (quizapp.web.ratelimits counts).
 DEFAULT_RATE_LIMITS: dict[str, str] = {
@@ -133,6 +140,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_HOPS", "QUIZAPP_PROXY_HOPS", 0, _count,
             "how many reverse proxies in front of the web server to trust: each one's "
             "X-Forwarded-For and X-Forwarded-Proto entry is believed, nothing a client wrote"),
+    Setting("LOG_FORMAT", "QUIZAPP_LOG_FORMAT", "plain", _log_format,
+            "plain: one text line per record; json: one JSON object per line. Receipt codes, "
+            "link tokens and e-mail addresses are masked in both"),
     Setting("RATE_LIMITS", "QUIZAPP_RATE_LIMITS", dict(DEFAULT_RATE_LIMITS), _rate_limits,
             "off, or limits that replace the defaults, such as submit=60/minute;600/hour "
             "(names: " + ", ".join(DEFAULT_RATE_LIMITS) + "); README lists the defaults"),

@@ -3,11 +3,14 @@
 Every line goes through :class:`RedactingFormatter`, which masks receipt codes, the tokens of
 invitation and password-reset links, and e-mail addresses in the whole formatted text: the
 message, its arguments, the request path of an error ("Exception on /r/<code> [GET]") and any
-traceback. The log says that something happened to a result, never which one. Plain Python.
+traceback. The log says that something happened to a result, never which one. Lines are plain
+text, or JSON objects one per line (``QUIZAPP_LOG_FORMAT=json``) for a log collector; either
+way each text is masked before it is written. Plain Python.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -35,12 +38,30 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure(level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
-    """Send every log line to ``stream`` (stderr) through :class:`RedactingFormatter`, as the
-    only handler of the root logger; Flask's own handler on the app logger is removed by the
-    app (records reach the root logger instead). Safe to call again: it replaces itself."""
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message and, after a failure, the
+    traceback, each masked before it is encoded (so a mask never breaks the JSON)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": redact(record.getMessage())}  # fmt: skip
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(
+    level: int = logging.INFO, stream: TextIO | None = None, json_lines: bool = False
+) -> logging.Handler:
+    """Send every log line to ``stream`` (stderr) through :class:`RedactingFormatter` (or
+    :class:`JsonLinesFormatter`), as the only handler of the root logger; Flask's own handler
+    on the app logger is removed by the app (records reach the root logger instead). Safe to
+    call again: it replaces itself."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingFormatter(FORMAT))
+    handler.setFormatter(JsonLinesFormatter() if json_lines else RedactingFormatter(FORMAT))
     handler.name = "quizapp"
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.name == "quizapp"]:

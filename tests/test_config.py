@@ -54,6 +54,8 @@ def sample(setting: Setting) -> tuple[str, Any]:
         text = "postgresql://someone@db.example/quiz"
     elif setting.key == "BASE_URL":
         text = "https://quiz.example.org/"
+    elif setting.key == "LOG_FORMAT":
+        text = "json"
     elif setting.key == "RATE_LIMITS":
         text = "submit=60/minute;600/hour sign-in=10/minute"
     elif setting.key == "RATELIMIT_STORAGE":

@@ -35,7 +35,7 @@ def renderer(nice: int, drain: bool) -> None:
     configured = settings()
     if not configured["SECRET_KEY"]:
         raise click.ClickException("No secret key: set QUIZAPP_SECRET_KEY (the web server's own).")
-    logs.configure()
+    logs.configure(json_lines=configured["LOG_FORMAT"] == "json")
     os.nice(max(0, nice))
     limit_native_threads()
     try:

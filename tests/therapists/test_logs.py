@@ -46,6 +46,25 @@ def test_redact_masks_each_kind_of_secret() -> None:
     )
 
 
+def test_json_lines_are_masked_field_by_field() -> None:
+    buffer = io.StringIO()
+    handler = logs.configure(stream=buffer, json_lines=True)
+    code, email = "7K2QABCDEFGH0123JKMNPQRSTVWX", "ana.ruiz@clinic.example.org"
+    try:
+        try:
+            raise ValueError(f"no result {code}\nfor {email}")
+        except ValueError:
+            logging.getLogger("quizapp.web").exception("Exception on /r/%s [GET]", code)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    [line] = buffer.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "Exception on /r/[receipt code] [GET]"
+    assert entry["level"] == "ERROR" and entry["logger"] == "quizapp.web"
+    assert "ValueError: no result [receipt code]" in entry["exception"]
+    assert code not in line and email not in line
+
+
 def test_a_whole_journey_leaves_no_secret_in_the_log(
     app: Flask, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
