@@ -39,5 +39,6 @@ def test_every_page_that_needs_the_database_says_it_is_unavailable(unreachable: 
         assert response.status_code == 503, (method, path, response.status_code)
         assert response.headers["Retry-After"] == "5"
         assert "cannot reach its database" in response.get_data(as_text=True)
+        assert "<h1>Not available just now</h1>" in response.get_data(as_text=True)
     assert web.get("/privacy").status_code == 200  # pages without data still work
     app.extensions["database"].dispose()

@@ -58,6 +58,7 @@ def assert_refused(response: object, longest: int) -> None:
     retry = int(response.headers["Retry-After"])  # type: ignore[attr-defined]
     assert 1 <= retry <= longest
     page = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "<h1>Please wait a moment</h1>" in page
     assert TOO_MANY in page and "nothing was stored" in page and "wait" in page
 
 
