@@ -96,10 +96,22 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import RowId, auth, exports, invite, pages, quiz, reports, results, steps, therapist
+    from .web import (
+        RowId,
+        auth,
+        exports,
+        health,
+        invite,
+        pages,
+        quiz,
+        reports,
+        results,
+        steps,
+        therapist,  # fmt: skip
+    )
 
     app.url_map.converters["id"] = RowId
-    for module in (pages, quiz, results, reports, steps, invite):
+    for module in (pages, quiz, results, reports, steps, invite, health):
         app.register_blueprint(module.bp)
     auth.init_app(app)
     assert exports.__name__  # its routes are on the therapist blueprint

@@ -158,3 +158,14 @@ def migrate_fresh(url: str) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     command.upgrade(alembic_config(url), "head")
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """The migration the database is at, and the newest one this code has (the head)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head

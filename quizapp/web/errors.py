@@ -91,7 +91,7 @@ def security_headers(response: Response) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:  # browsers keep to https for 180 days (only ever sent over https)
         headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
-    private = {"quiz", "results", "invite", "therapist", "auth"}  # answers, results, accounts
+    private = {"quiz", "results", "invite", "therapist", "auth", "health"}  # health: always fresh
     if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
     return response
