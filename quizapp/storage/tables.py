@@ -178,6 +178,8 @@ class Therapist(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # sealed
     totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)  # no replays
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by an operator (quizapp therapist disable): no sign-in until enabled again.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class RecoveryCode(Base):

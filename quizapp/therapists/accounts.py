@@ -152,11 +152,12 @@ def set_password(session: Session, ph: PasswordHasher, therapist: Therapist, pas
 
 
 def start_reset(session: Session, email: str) -> tuple[Therapist, str] | None:
-    """A new single-use reset token for the account, or None if there is no such account."""
+    """A new single-use reset token for the account, or None if there is no such account (or
+    an operator disabled it)."""
     therapist = session.scalars(
         select(Therapist).where(Therapist.email == normalise_email(email))
     ).first()
-    if therapist is None:
+    if therapist is None or therapist.disabled_at is not None:
         return None
     token = secrets.token_urlsafe(32)
     session.add(PasswordReset(therapist_id=therapist.id, token_hash=receipts.token_digest(token),

@@ -68,7 +68,7 @@ def load_user(user_id: str) -> SignedIn | None:
     except ValueError:
         return None
     therapist = db.session.get(Therapist, therapist_id)
-    if therapist is None or therapist.session_epoch != epoch:
+    if therapist is None or therapist.session_epoch != epoch or therapist.disabled_at is not None:
         return None
     return SignedIn(therapist)
 
@@ -182,6 +182,9 @@ def sign_in() -> Any:
         if account is None:
             add_error(form.password, "The e-mail address or the password is wrong.")
             return render_template("auth/sign_in.html", form=form), 422
+        if account.disabled_at is not None:  # told only to whoever knows the password
+            flash("This account has been disabled. Please contact the operator of this service.")
+            return render_template("auth/sign_in.html", form=form), 403
         if account.totp_secret is None:
             _start_session(account)
             return redirect(url_for("therapist.dashboard"), code=303)
