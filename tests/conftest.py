@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from quizapp.app import create_app
-from quizapp.config import from_environment
+from quizapp.config import DEFAULT_RATE_LIMITS, from_environment
 from quizapp.storage.database import migrate_fresh
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +42,32 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "REPORT_PRERENDER": False,  # tests/web/test_report_download.py turns it on
         **overrides,
     }
+
+
+def with_limits(**limits: str) -> dict[str, str]:
+    """The shipped rate limits, with ``limits`` (``lookup_miss="3/minute"``) in place of some."""
+    return DEFAULT_RATE_LIMITS | {name.replace("_", "-"): value for name, value in limits.items()}
+
+
+def client_at(app: Flask, address: str) -> FlaskClient:
+    """A test client whose requests come from the network address ``address``."""
+    web = app.test_client()
+    web.environ_base["REMOTE_ADDR"] = address
+    return web
+
+
+def empty_redis(url: str) -> Iterator[redis.Redis]:
+    """The Redis database at ``url``, emptied before and after (a fixture's body)."""
+    server = redis.Redis.from_url(url)
+    try:
+        server.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"No Redis at {url} ({exc}): start redis-server, or set "
+                    "QUIZAPP_TEST_REDIS_URL", pytrace=False)  # fmt: skip
+    server.flushdb()
+    yield server
+    server.flushdb()
+    server.close()
 
 
 @pytest.fixture

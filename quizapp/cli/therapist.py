@@ -91,13 +91,8 @@ def disable_command(email: str, yes: bool) -> None:
     """Stop EMAIL from signing in (every session ends); their clients' data stays."""
     from ..therapists.admin import disable
 
-    with _session() as session:
-        account = _account(session, email)
-        if not yes:
-            click.confirm(f"Disable {account.email}?", abort=True)
-        changed = disable(session, account)
-        session.commit()
-    click.echo("Disabled; every session has ended." if changed else "It was disabled already.")
+    _switch(email, yes, "Disable", disable,
+            "Disabled; every session has ended.", "It was disabled already.")  # fmt: skip
 
 
 @therapist.command("enable")
@@ -107,13 +102,18 @@ def enable_command(email: str, yes: bool) -> None:
     """Let EMAIL sign in again."""
     from ..therapists.admin import enable
 
+    _switch(email, yes, "Enable", enable, "Enabled.", "It was not disabled.")
+
+
+def _switch(email: str, yes: bool, verb: str, change: Any, done: str, unchanged: str) -> None:
+    """Confirm, ``change`` the account (True if it changed), commit and say what happened."""
     with _session() as session:
         account = _account(session, email)
         if not yes:
-            click.confirm(f"Enable {account.email}?", abort=True)
-        changed = enable(session, account)
+            click.confirm(f"{verb} {account.email}?", abort=True)
+        changed = change(session, account)
         session.commit()
-    click.echo("Enabled." if changed else "It was not disabled.")
+    click.echo(done if changed else unchanged)
 
 
 @therapist.command("delete")

@@ -27,7 +27,7 @@ from quizapp.storage import receipts
 from quizapp.storage.tables import RenderedReport
 from quizapp.web.extensions import db
 
-from ..conftest import app_config
+from ..conftest import app_config, empty_redis
 from ..web.test_report_download import submit
 
 REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -35,16 +35,7 @@ REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 
 @pytest.fixture
 def broker() -> Iterator[redis.Redis]:
-    server = redis.Redis.from_url(REDIS_URL)
-    try:
-        server.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"No Redis at {REDIS_URL} ({exc}): start redis-server, or set "
-                    "QUIZAPP_TEST_REDIS_URL", pytrace=False)  # fmt: skip
-    server.flushdb()
-    yield server
-    server.flushdb()
-    server.close()
+    yield from empty_redis(REDIS_URL)
 
 
 @pytest.fixture

@@ -15,12 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from quizapp.app import create_app
-from quizapp.config import DEFAULT_RATE_LIMITS
 from quizapp.storage import receipts
 from quizapp.storage.tables import Submission, Therapist
 from quizapp.web.extensions import db
 
-from ..conftest import app_config
+from ..conftest import app_config, client_at, with_limits
 from .conftest import LIGHT_ARGON2
 from .journey import (
     PASSWORD,
@@ -38,11 +37,9 @@ ATTACKER = "198.51.100.7"
 
 
 def limited_app(database_url: str, outbox: Path | None = None, **limits: str) -> Flask:
-    """An app with the shipped limits, and ``limits`` (name=value) in place of some."""
-    overrides = {name.replace("_", "-"): value for name, value in limits.items()}
     extra = {"MAIL_OUTBOX": str(outbox)} if outbox else {}
     settings = app_config(database_url, ARGON2=LIGHT_ARGON2, **extra,
-                          RATE_LIMITS=DEFAULT_RATE_LIMITS | overrides)  # fmt: skip
+                          RATE_LIMITS=with_limits(**limits))  # fmt: skip
     return create_app(settings)
 
 
@@ -53,10 +50,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app.extensions["database"].dispose()
 
 
-def at(app: Flask, address: str) -> FlaskClient:
-    web = app.test_client()
-    web.environ_base["REMOTE_ADDR"] = address
-    return web
+at = client_at
 
 
 def count(app: Flask, table: type) -> int:

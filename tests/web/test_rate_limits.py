@@ -20,7 +20,7 @@ from quizapp.config import DEFAULT_RATE_LIMITS, SettingError, from_environment
 from quizapp.storage import receipts
 from quizapp.web.ratelimits import network_of
 
-from ..conftest import app_config, hidden_fields
+from ..conftest import app_config, client_at, empty_redis, hidden_fields, with_limits
 from .test_quiz import answers, start, stored
 
 REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -29,9 +29,7 @@ TOO_MANY = "too many requests from your network"
 
 
 def limited_app(database_url: str, **limits: str) -> Flask:
-    """An app with the shipped limits, and ``limits`` (name=value) in place of some."""
-    overrides = {name.replace("_", "-"): value for name, value in limits.items()}
-    return create_app(app_config(database_url, RATE_LIMITS=DEFAULT_RATE_LIMITS | overrides))
+    return create_app(app_config(database_url, RATE_LIMITS=with_limits(**limits)))
 
 
 @pytest.fixture
@@ -41,10 +39,7 @@ def app(database_url: str) -> Iterator[Flask]:
     app.extensions["database"].dispose()
 
 
-def at(app: Flask, address: str) -> FlaskClient:
-    web = app.test_client()
-    web.environ_base["REMOTE_ADDR"] = address
-    return web
+at = client_at
 
 
 def submit(web: FlaskClient) -> int:
@@ -148,16 +143,7 @@ def test_memory_keys_are_keyed_hashes_not_addresses(database_url: str) -> None:
 
 @pytest.fixture
 def shared_redis() -> Iterator[redis.Redis]:
-    server = redis.Redis.from_url(REDIS_URL)
-    try:
-        server.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"No Redis at {REDIS_URL} ({exc}): start redis-server, or set "
-                    "QUIZAPP_TEST_REDIS_URL", pytrace=False)  # fmt: skip
-    server.flushdb()
-    yield server
-    server.flushdb()
-    server.close()
+    yield from empty_redis(REDIS_URL)
 
 
 def test_redis_shares_counts_between_workers_and_forgets_them(
