@@ -182,6 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CELERY_BROKER_URL", "QUIZAPP_CELERY_BROKER_URL", None, lambda t: t.strip() or None,
             "render PDFs on Celery workers through this broker (Redis) instead of the "
             "renderer processes polling the database"),
+    Setting("RETENTION_DAYS", "QUIZAPP_RETENTION_DAYS", 365, _positive,
+            "days an anonymous result (answers, analysis, PDFs) is kept after it was finished; "
+            "then the purge deletes it (clients' results stay until their therapist deletes "
+            "them)"),
+    Setting("AUDIT_RETENTION_DAYS", "QUIZAPP_AUDIT_RETENTION_DAYS", 730, _positive,
+            "days an audit entry is kept"),
     Setting("CRISIS_CONTACTS", "QUIZAPP_CRISIS_CONTACTS", list(DEFAULT_CRISIS_CONTACTS), _lines,
             "crisis contacts shown with every result, one per line"),
     Setting("MAIL_SMTP_HOST", "QUIZAPP_SMTP_HOST", None, lambda t: t.strip() or None,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from .config import from_environment
 from .pipeline.pipeline import Pipeline, limit_native_threads
+from .pipeline.purging import EVERY, purge_now
 from .pipeline.queue import ReportQueue
 from .pipeline.renderer import Renderer
 from .storage.database import Database
+from .storage.retention import Policy
 from .therapists.invites import clear_all_expired_drafts
 
+PURGE_TASK = "quizapp.retention_purge"
 settings = from_environment()
 if not settings["CELERY_BROKER_URL"]:
     raise RuntimeError(
@@ -25,8 +28,20 @@ if not settings["SECRET_KEY"]:
     raise RuntimeError("No secret key: set QUIZAPP_SECRET_KEY (the web servers' own).")
 limit_native_threads()
 database = Database(settings["DATABASE_URL"])
-renderer = Renderer(Pipeline.load(settings), database.sessions, settings["SECRET_KEY"],
+pipeline = Pipeline.load(settings)
+policy = Policy.from_settings(settings)
+renderer = Renderer(pipeline, database.sessions, settings["SECRET_KEY"],
                     chores=[clear_all_expired_drafts])  # fmt: skip
 queue = ReportQueue(settings["CELERY_BROKER_URL"])
 queue.serve(renderer)
 celery = queue.celery
+
+
+@celery.task(name=PURGE_TASK, shared=False)  # type: ignore[untyped-decorator]
+def retention_purge() -> dict[str, int]:
+    """The retention purge, on Celery beat's schedule (``celery -A quizapp.worker:celery beat``
+    beside the workers, or a worker started with ``-B``)."""
+    return purge_now(pipeline, database.sessions, policy)
+
+
+celery.conf.beat_schedule = {"retention purge": {"task": PURGE_TASK, "schedule": EVERY}}

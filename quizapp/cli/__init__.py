@@ -27,6 +27,7 @@ COMMANDS = {
     "renderer": "quizapp.cli.renderer:renderer",
     "report": "quizapp.cli.report:report",
     "results": "quizapp.cli.results:results",
+    "purge": "quizapp.cli.purge:purge",
     "therapist": "quizapp.cli.therapist:therapist",
 }
 

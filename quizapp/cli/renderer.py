@@ -27,9 +27,11 @@ from . import settings
 def renderer(nice: int, drain: bool) -> None:
     """Render queued PDF reports until stopped."""
     from ..pipeline.pipeline import Pipeline, limit_native_threads
+    from ..pipeline.purging import HourlyPurge
     from ..pipeline.renderer import Renderer
     from ..scoring.instrument import InstrumentError
     from ..storage.database import Database
+    from ..storage.retention import Policy
     from ..therapists.invites import clear_all_expired_drafts
 
     configured = settings()
@@ -43,8 +45,9 @@ def renderer(nice: int, drain: bool) -> None:
     except (InstrumentError, RuntimeError, ValueError) as exc:
         raise click.ClickException(f"the renderer cannot start: {exc}") from exc
     database = Database(configured["DATABASE_URL"])
+    purge = HourlyPurge(pipeline, database.sessions, Policy.from_settings(configured))
     worker = Renderer(pipeline, database.sessions, configured["SECRET_KEY"],
-                      chores=[clear_all_expired_drafts])  # fmt: skip
+                      chores=[clear_all_expired_drafts, purge])  # fmt: skip
     worker.warm_up()
     try:
         if drain:
