@@ -206,3 +206,23 @@ def test_the_privacy_page_states_the_periods_in_force(database_url: str) -> None
     assert "is deleted 90 days after you finished" in page
     assert "audit log after 2190 days" in page
     app.extensions["database"].dispose()
+
+
+def test_celery_beat_runs_the_purge_when_the_broker_is_set(app: Flask, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    anonymous_result(app)
+    change(app, update(Submission).values(started_at=ago(400.01), finished_at=ago(400)))
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "QUIZAPP_SECRET_KEY": "k",
+           "QUIZAPP_CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+           "QUIZAPP_INSTANCE_DIR": str(tmp_path)}  # fmt: skip
+    code = ("import quizapp.worker as w; print(w.celery.conf.beat_schedule['retention purge']"
+            "['task']); print(w.retention_purge())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "quizapp.retention_purge"
+    assert "'anonymous results (answers, analysis, PDFs)': 1" in done.stdout
+    assert rows(app, Submission) == 0
