@@ -26,7 +26,8 @@ def installed_here(unit: Path, folder: Path) -> Path:
     """The unit as installed from this checkout: /opt/secure-base is here, the settings file
     is the template."""
     text = unit.read_text().replace("/opt/secure-base", str(REPO))
-    text = text.replace("/etc/secure-base/secure-base.env", str(DEPLOY / "secure-base.env.template"))
+    template = DEPLOY / "secure-base.env.template"
+    text = text.replace("/etc/secure-base/secure-base.env", str(template))
     copy = folder / unit.name
     copy.write_text(text)
     return copy
