@@ -133,6 +133,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "QUIZAPP_SECRET_KEY", _secret_key_file, str,
             "signs sessions and seals two-factor secrets; default: the file secret_key in the "
             "instance folder. The app and the workers refuse to start without one"),
+    Setting("SECRET_KEY_FALLBACKS", "QUIZAPP_SECRET_KEY_FALLBACKS", [], lambda t: t.split(),
+            "earlier secret keys, space-separated, while a new one takes over: sessions "
+            "signed and two-factor secrets sealed with them still work until quizapp keys "
+            "reseal has sealed everything again (docs/operations.md)"),
     Setting("BASE_URL", "QUIZAPP_BASE_URL", "http://127.0.0.1:5000", _url,
             "the public address: every link that leaves a request (e-mail, invitation, PDF, "
             "FHIR) starts with it, and requests for other host names get 400. The web app "

@@ -28,6 +28,7 @@ COMMANDS = {
     "report": "quizapp.cli.report:report",
     "results": "quizapp.cli.results:results",
     "purge": "quizapp.cli.purge:purge",
+    "keys": "quizapp.cli.keys:keys",
     "therapist": "quizapp.cli.therapist:therapist",
 }
 

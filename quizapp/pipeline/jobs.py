@@ -13,10 +13,12 @@ app only adds jobs and reads finished reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,7 @@ LEASE = timedelta(seconds=120)  # a render takes about half a second; a dead ren
 ATTEMPTS = 3  # waits at most this long, and a job that keeps failing is given up after 3
 RETRY_PAUSE = timedelta(seconds=5)  # doubled after each failed attempt
 WAITING, BACKGROUND = 1, 0  # priority: someone is waiting for it, or not yet
+T = TypeVar("T")
 
 
 class JobQueue(Protocol):
@@ -68,6 +71,35 @@ def open_pdf(secret_key: str, receipt: str | None, sealed: bytes) -> bytes:
     if receipt is not None:
         return receipts.unseal(receipt, sealed)
     return receipts.decrypt(_therapist_key(secret_key), sealed, b"therapist-report")
+
+
+def reseal_row(secret_key: str, fallbacks: Sequence[str], row: RenderedReport) -> bool:
+    """After a key rotation: seal the row's job key and its therapist PDF with ``secret_key``
+    if an older key (one of ``fallbacks``) sealed them; True if anything changed. Raises
+    ``InvalidTag`` if no key opens them. A client PDF is sealed with its receipt code: left
+    as it is."""
+    changed = False
+    if (job_key := row.job_key) is not None:
+        receipt, old = _open_with(secret_key, fallbacks, lambda key: open_receipt(key, job_key))
+        if old:
+            row.job_key, changed = seal_receipt(secret_key, receipt), True
+    if row.kind == "therapist" and (sealed := row.pdf) is not None:
+        pdf, old = _open_with(secret_key, fallbacks, lambda key: open_pdf(key, None, sealed))
+        if old:
+            row.pdf, changed = seal_pdf(secret_key, None, pdf), True
+    return changed
+
+
+def _open_with(secret_key: str, fallbacks: Sequence[str], opener: Callable[[str], T]) -> (
+    tuple[T, bool]
+):  # fmt: skip
+    """What ``opener`` opens with the current key, or with an older one (then True)."""
+    for key in (secret_key, *fallbacks):
+        try:
+            return opener(key), key != secret_key
+        except InvalidTag:
+            continue
+    raise InvalidTag
 
 
 def report_row(

@@ -1,9 +1,10 @@
 """Two-factor sign-in for therapists: TOTP (RFC 6238) and single-use recovery codes.
 
 The TOTP secret is sealed with AES-GCM under a key derived from the app's secret key (so
-losing that key locks every therapist out); recovery codes (80 random bits) are stored as
-SHA-256. A code works once: a TOTP step at or before the last one used is refused. Database
-steps only; the caller commits.
+losing that key locks every therapist out; after a rotation, the old keys in
+``QUIZAPP_SECRET_KEY_FALLBACKS`` still open it until it is sealed again); recovery codes (80
+random bits) are stored as SHA-256. A code works once: a TOTP step at or before the last one
+used is refused. Database steps only; the caller commits.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyotp
 import segno
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -32,8 +35,28 @@ def seal_totp(secret: str, totp_secret: str) -> bytes:
     return receipts.encrypt(_totp_key(secret), totp_secret.encode(), b"totp")
 
 
-def unseal_totp(secret: str, blob: bytes) -> str:
-    return receipts.decrypt(_totp_key(secret), blob, b"totp").decode()
+def unseal_totp(secret: str, blob: bytes, fallbacks: Sequence[str] = ()) -> str:
+    """The TOTP secret, sealed with ``secret`` or, after a key rotation, with one of the
+    ``fallbacks`` (raises ``InvalidTag`` if none opens it)."""
+    for key in (secret, *fallbacks):
+        try:
+            return receipts.decrypt(_totp_key(key), blob, b"totp").decode()
+        except InvalidTag:
+            continue
+    raise InvalidTag
+
+
+def reseal_totp(secret: str, fallbacks: Sequence[str], therapist: Therapist) -> bool:
+    """Seal the account's TOTP secret with ``secret`` if an older key sealed it; True if so."""
+    if therapist.totp_secret is None:
+        return False
+    try:
+        receipts.decrypt(_totp_key(secret), therapist.totp_secret, b"totp")
+        return False
+    except InvalidTag:
+        totp_secret = unseal_totp(secret, therapist.totp_secret, fallbacks)
+    therapist.totp_secret = seal_totp(secret, totp_secret)
+    return True
 
 
 def new_totp_secret() -> str:
@@ -66,13 +89,19 @@ def totp_step(totp_secret: str, code: str, last_step: int | None) -> int | None:
     return None
 
 
-def verify_second_factor(session: Session, secret: str, therapist: Therapist, code: str) -> bool:
-    """A TOTP code or an unused recovery code; either works once."""
+def verify_second_factor(
+    session: Session, secret: str, therapist: Therapist, code: str, fallbacks: Sequence[str] = ()
+) -> bool:
+    """A TOTP code or an unused recovery code; either works once. A TOTP secret still sealed
+    with an older key (``fallbacks``, during a key rotation) is sealed again with ``secret``."""
     if therapist.totp_secret is None:
         return False
-    step = totp_step(unseal_totp(secret, therapist.totp_secret), code, therapist.totp_last_step)
+    totp_secret = unseal_totp(secret, therapist.totp_secret, fallbacks)
+    step = totp_step(totp_secret, code, therapist.totp_last_step)
     if step is not None:
         therapist.totp_last_step = step
+        if fallbacks:
+            reseal_totp(secret, fallbacks, therapist)
         session.flush()
         return True
     return use_recovery_code(session, therapist, code)

@@ -208,9 +208,8 @@ def second_factor() -> Any:
     if form.validate_on_submit():
         secret = current_app.config["SECRET_KEY"]
         keys = accounts.failure_keys(secret, account.email, client_network())
-        if two_factor.verify_second_factor(
-            db.session, current_app.config["SECRET_KEY"], account, text(form.code)
-        ):
+        fallbacks = current_app.config["SECRET_KEY_FALLBACKS"]
+        if two_factor.verify_second_factor(db.session, secret, account, text(form.code), fallbacks):
             db.session.commit()  # the code is used up
             session.pop("pending", None)
             _start_session(account)
@@ -277,8 +276,9 @@ def account() -> Any:
 def new_recovery_codes() -> Any:
     form = CodeForm()
     secret = current_app.config["SECRET_KEY"]
+    fallbacks = current_app.config["SECRET_KEY_FALLBACKS"]
     if form.validate_on_submit() and two_factor.verify_second_factor(
-        db.session, secret, therapist(), text(form.code)
+        db.session, secret, therapist(), text(form.code), fallbacks
     ):
         codes = two_factor.new_recovery_codes(db.session, therapist())
         page = render_template("auth/recovery_codes.html", codes=codes)
