@@ -50,7 +50,9 @@ class StartToken:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="quiz-start")
+    # Signed with the secret key; read with it or an older one (during a key rotation).
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", ()), current_app.config["SECRET_KEY"]]
+    return URLSafeSerializer(keys, salt="quiz-start")
 
 
 def issue_token(instrument: Instrument) -> str:
