@@ -19,11 +19,12 @@ def results() -> None:
 
 @results.command("status")
 def results_status() -> None:
-    """Count results by the rule, content and model versions they were computed with."""
+    """Count results by the rule, content and model versions they were computed with, and the
+    PDF reports by their state in the render queue."""
     from sqlalchemy import func, select
 
     from ..storage.database import Database
-    from ..storage.tables import StoredAnalysis, Submission
+    from ..storage.tables import RenderedReport, StoredAnalysis, Submission
 
     database = Database(settings()["DATABASE_URL"])
     try:
@@ -35,12 +36,17 @@ def results_status() -> None:
                 .group_by(StoredAnalysis.rules_version, StoredAnalysis.content_version,
                           StoredAnalysis.model_version)
             ).all()  # fmt: skip
+            states: dict[str, int] = {status: n for status, n in session.execute(
+                select(RenderedReport.status, func.count()).group_by(RenderedReport.status)
+            )}  # fmt: skip
     finally:
         database.dispose()
     analysed = sum(row[3] for row in rows)
     click.echo(f"{total} results, {total - analysed} without a stored analysis")
     for rules, content, model, n in rows:
         click.echo(f"{n:>8}  rules {rules}; content {content}; models {model or 'none'}")
+    click.echo(f"PDF reports: {states.get('done', 0)} stored, {states.get('pending', 0)} waiting "
+               f"to be rendered, {states.get('failed', 0)} failed")  # fmt: skip
 
 
 @results.command("analyse")

@@ -126,6 +126,7 @@ def test_old_results_keep_their_words_until_an_operator_recomputes_them(
     assert (
         "1 results, 0 without a stored analysis" in status.output and old_version in status.output
     )
+    assert "PDF reports: " in status.output and "waiting to be rendered" in status.output
     result = CliRunner(env=env).invoke(cli, ["results", "analyse", "--which", "outdated"])
     assert result.exit_code == 0 and "analysed 1 results" in result.output, result.output
     page = web.get(f"/r/{code}").get_data(as_text=True)
