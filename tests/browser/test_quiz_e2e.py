@@ -281,6 +281,44 @@ def tab_until_focused(page: Page, target: Locator, limit: int = 20) -> int:
     pytest.fail(f"{target} not reached with {limit} Tab presses")
 
 
+def assert_counter_shows(page: Page, answered: int, total: int) -> None:
+    """The progress line reads "<answered> of <total> answered" on the screen. Its number is
+    drawn by a CSS counter (so it counts without JavaScript), which is no text in the page:
+    the line is drawn as it is and again with the number written in, and the two pictures
+    must be the same, pixel for pixel."""
+    progress = page.locator(".progress")
+    expect(progress).to_have_text(f" of {total} answered")
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    drawn = progress.screenshot(animations="disabled")
+    # Through the CSS object model: the page's Content-Security-Policy refuses a <style> tag.
+    rules = page.evaluate(
+        """n => { const sheet = document.styleSheets[0];
+                  sheet.insertRule(`.progress .answered::before { content: "${n}" !important }`,
+                                   sheet.cssRules.length);
+                  return sheet.cssRules.length; }""",
+        answered,
+    )
+    try:
+        written = progress.screenshot(animations="disabled")
+        assert written == drawn, f"the progress line does not read {answered} of {total}"
+    finally:
+        page.evaluate("n => document.styleSheets[0].deleteRule(n - 1)", rules)
+
+
+def assert_button_shape(button: Locator) -> None:
+    """A link styled as a button: at least 44 px tall (a touch target) but not padded out
+    beyond its text, with its label centred from top to bottom."""
+    box = button.bounding_box()
+    assert box is not None
+    text = button.evaluate(
+        """el => { const r = document.createRange(); r.selectNodeContents(el);
+                   const t = r.getBoundingClientRect(); return [t.top, t.bottom]; }"""
+    )
+    assert 44 <= box["height"] <= 56, box
+    above, below = text[0] - box["y"], box["y"] + box["height"] - text[1]
+    assert abs(above - below) <= 2, (above, below)
+
+
 def dimension(page: Page, label: str) -> Locator:
     heading = page.get_by_role("heading", name=label, level=3, exact=True)
     return page.locator(".dimension").filter(has=heading)
@@ -345,13 +383,18 @@ def test_phone_without_javascript_quiz_result_and_delete(
     page = session.page
 
     page.goto("/")
-    page.get_by_role("link", name="Start the 2-minute questionnaire").click()
+    start = page.get_by_role("link", name="Start the 2-minute questionnaire")
+    assert_button_shape(start)  # issue 14, finding 3: 68 px tall, the label stuck at the top
+    start.click()
     expect(page).to_have_url(f"{session.base}/quiz/quick")
     expect(page.get_by_role("group")).to_have_count(len(QUICK["items"]))
+    total = len(QUICK["items"])
+    assert_counter_shows(page, 0, total)
 
     # An incomplete post: a 422 page with an error summary and a message at each gap.
     for item_id in FIRST_ANSWERED:
         click_label(page, item_id, PHONE_ANSWERS[item_id])
+    assert_counter_shows(page, len(FIRST_ANSWERED), total)  # issue 14, finding 1: it said 0
     submit = page.get_by_role("button", name="See my result")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         submit.click()
@@ -363,7 +406,10 @@ def test_phone_without_javascript_quiz_result_and_delete(
         re.compile(rf"{len(missing)} statements still\s+need an answer")
     )
     expect(summary.get_by_role("link")).to_have_count(len(missing))
-    for item_id in missing:
+    positions = {item["id"]: n for n, item in enumerate(QUICK["items"], start=1)}
+    for item_id in missing:  # issue 14, finding 2: numbered as on the page, not 1, 2, 3...
+        link = summary.get_by_role("link", name=item_text(item_id))
+        expect(link).to_have_text(f"Statement {positions[item_id]}: {item_text(item_id)}")
         group = statement(page, item_id)
         expect(group.get_by_text(REQUIRED)).to_be_visible()
         expect(group).to_have_accessible_description(REQUIRED)
@@ -385,6 +431,7 @@ def test_phone_without_javascript_quiz_result_and_delete(
             click_label(page, item_id, PHONE_ANSWERS[item_id])
     for item_id, value in PHONE_ANSWERS.items():
         expect(radio(page, item_id, value)).to_be_checked()
+    assert_counter_shows(page, total, total)
 
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="See my result").click()
