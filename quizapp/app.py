@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, logs
 from .pipeline.pipeline import Pipeline, limit_native_threads
-from .reports.formats import num, ordinal
+from .reports.formats import num, ordinal, percent
 from .therapists.invites import load_consent
 from .web import ratelimits
 from .web.extensions import csrf, db
@@ -63,7 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.logger.removeHandler(default_handler)  # records go to the root logger's masked handler
     limit_native_threads()
     register_extensions(app)
-    app.jinja_env.filters.update(num=num, ordinal=ordinal)  # as in the PDF reports
+    app.jinja_env.filters.update(num=num, ordinal=ordinal, percent=percent)  # as in the PDFs
     register_blueprints(app)
     register_errorhandlers(app)
     return app

@@ -79,11 +79,17 @@ class Pipeline:
         if default not in bank:
             raise RuntimeError(f"DEFAULT_INSTRUMENT {default!r} not in bank")
         models_dir = Path(settings["MODELS_DIR"])
+        interpreter = load_interpreter(settings["CONTENT_DIR"], settings["RULES_FILE"], bank)
+        therapist_content = load_therapist_content(settings["THERAPIST_CONTENT"])
+        unsaid = sorted(set(interpreter.content.cautions) - set(therapist_content.cautions))
+        if unsaid:  # else a therapist report would speak to the client ("you answered...")
+            raise RuntimeError(f"{settings['THERAPIST_CONTENT']}: no therapist wording for "
+                               f"the cautions {', '.join(unsaid)}")  # fmt: skip
         return cls(
             bank=bank,
-            interpreter=load_interpreter(settings["CONTENT_DIR"], settings["RULES_FILE"], bank),
+            interpreter=interpreter,
             models={i.id: load_compiled(models_dir, i) for i in bank.values()},
-            therapist_content=load_therapist_content(settings["THERAPIST_CONTENT"]),
+            therapist_content=therapist_content,
             base_url=check_base_url(settings["BASE_URL"]),
             crisis_contacts=tuple(settings["CRISIS_CONTACTS"]),
             templates_dir=Path(settings["REPORT_TEMPLATES_DIR"]),
@@ -121,7 +127,9 @@ class Pipeline:
         content = self.interpreter.content
         return Analysis(instrument, answers, report, interpretation, outputs, finished_at, content)
 
-    def report_data(self, analysis: Analysis, *, receipt: str | None, kind: str) -> dict[str, Any]:
+    def report_data(
+        self, analysis: Analysis, *, receipt: str | None, kind: str, client_label: str | None = None
+    ) -> dict[str, Any]:
         """The plain data of one report (what the templates and the answer-level page show)."""
         return report_data(
             analysis.instrument,
@@ -136,6 +144,7 @@ class Pipeline:
             crisis_contacts=list(self.crisis_contacts),
             kind=kind,
             outputs=analysis.outputs,
+            client_label=client_label,
         )
 
     @cached_property

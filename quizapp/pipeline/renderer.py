@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ..reports.render import render_pdf
 from ..storage import receipts
-from ..storage.tables import RenderedReport, Submission, aware, utcnow
+from ..storage.tables import Client, RenderedReport, Submission, aware, utcnow
 from .jobs import claim, fail, finish, open_receipt, seal_pdf
 from .pipeline import Pipeline
 from .stored import stored_analysis
@@ -68,7 +68,12 @@ class Renderer:
             receipt = None if row.job_key is None else open_receipt(self.secret_key, row.job_key)
             analysis = stored_analysis(self.pipeline, session, submission)
             shown = None if receipt is None else receipts.display(receipt)
-            data = self.pipeline.report_data(analysis, receipt=shown, kind=row.kind)
+            label = None
+            if row.kind == "therapist" and submission.client_id is not None:
+                client = session.get(Client, submission.client_id)
+                label = None if client is None else client.label
+            data = self.pipeline.report_data(analysis, receipt=shown, kind=row.kind,
+                                             client_label=label)  # fmt: skip
             pdf = render_pdf(data, row.kind, page_size=row.page_size,
                              templates_dir=self.pipeline.templates_dir)  # fmt: skip
         except Exception as exc:  # any failure: keep the result, log, retry later

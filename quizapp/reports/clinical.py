@@ -10,7 +10,7 @@ from ..interpret.interpretation import Interpretation, ModelOutputs
 from ..interpret.validity import validity_facts
 from ..scoring.engine import answers_to_row
 from ..scoring.instrument import Instrument
-from .formats import num, ordinal
+from .formats import num, ordinal, percent
 from .therapist_content import TherapistContent
 
 Data = dict[str, Any]
@@ -161,7 +161,7 @@ def audit(data: Data, interp: Interpretation) -> list[Data]:
                 f"({num(e['low'])}-{num(e['high'])})", [], "short-form model", True)  # fmt: skip
     if data["pattern"] is not None:
         p = data["pattern"]
-        add("Pattern", f"Closest pattern: {p['label']} ({round(p['probability'] * 100)}%)", [],
+        add("Pattern", f"Closest pattern: {p['label']} ({percent(p['probability'])})", [],
             "scores, cut-offs and standard errors", False)  # fmt: skip
     for section, findings in (("Triggers", data["triggers"]), ("Strengths", data["strengths"])):
         for f in findings:

@@ -137,6 +137,12 @@ def _text(text: Text, rules: Sequence[str] = ()) -> Data:
     return {"id": text.id, "title": text.title, "text": text.text, "rules": list(rules)}
 
 
+def _about_client(caution: Data, therapist_content: TherapistContent) -> Data:
+    """A validity caution in the therapist's words (a caution without them keeps its own)."""
+    title, text = therapist_content.cautions.get(caution["id"], (caution["title"], caution["text"]))
+    return {**caution, "title": title, "text": text}
+
+
 def _help(interp: Interpretation, content: Content, crisis_contacts: Sequence[str]) -> Data:
     refs = dict.fromkeys(ref for a in interp.advice for ref in a.text.refs)
     return {
@@ -186,11 +192,13 @@ def report_data(
     crisis_contacts: Sequence[str],
     kind: str,
     outputs: ModelOutputs | None = None,
+    client_label: str | None = None,
 ) -> Data:
     """Everything a ``kind`` ("client" or "therapist") report template shows, as plain data.
 
     ``outputs`` (the model outputs the interpretation used) adds each item's standardised
-    deviation to the therapist's item table (optional).
+    deviation to the therapist's item table (optional). ``client_label`` names the client in
+    a therapist report; its validity cautions speak about the client, not to them.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -224,6 +232,8 @@ def report_data(
         data["triggers"] = data["triggers"][:CLIENT_FINDINGS]
         data["strengths"] = data["strengths"][:CLIENT_FINDINGS]
         return data
+    data["client_label"] = client_label
+    data["cautions"] = [_about_client(c, therapist_content) for c in data["cautions"]]
     data["items"] = items(instrument, answers, interpretation, outputs)
     data["validity"] = validity(instrument, answers, interpretation, outputs)
     data["approaches"] = approaches(therapist_content, data["scales"])

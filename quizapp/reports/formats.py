@@ -16,5 +16,11 @@ def ordinal(value: float) -> str:
 
 
 def percent(probability: float) -> str:
-    """A probability as a whole percentage: 0.734 -> "73%"."""
-    return f"{round(probability * 100)}%"
+    """A probability as a whole percentage: 0.734 -> "73%". Never "100%" or "0%", which a
+    model cannot know: "more than 99%" and "less than 1%" instead."""
+    whole = round(probability * 100)
+    if whole >= 100:
+        return "more than 99%"
+    if whole <= 0:
+        return "less than 1%"
+    return f"{whole}%"

@@ -8,7 +8,8 @@ content does.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "schema_version": {"const": 1},
         "version": {"type": "string", "minLength": 1},
+        "cautions": {  # the validity cautions as a therapist reads them: about the client
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "text"],
+                "additionalProperties": False,
+                "properties": {"id": _ID, "title": _TEXT, "text": _TEXT},
+            },
+        },
         "approaches": {
             "type": "array",
             "minItems": 1,
@@ -70,6 +80,8 @@ class Approach:
 class TherapistContent:
     version: str
     approaches: tuple[Approach, ...]
+    # Caution id -> (title, text) in the third person, for the therapist report.
+    cautions: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def load_therapist_content(path: str | Path) -> TherapistContent:
@@ -86,6 +98,7 @@ def load_therapist_content(path: str | Path) -> TherapistContent:
     ]
     if not problems:
         problems = duplicate_ids("approaches", (a["id"] for a in data["approaches"]))
+        problems += duplicate_ids("cautions", (c["id"] for c in data.get("cautions", [])))
     if problems:
         raise ContentError(str(path), problems)
     return TherapistContent(
@@ -95,4 +108,5 @@ def load_therapist_content(path: str | Path) -> TherapistContent:
                      tuple(a["when"]))
             for a in data["approaches"]
         ),
+        cautions={c["id"]: (c["title"], c["text"]) for c in data.get("cautions", [])},
     )  # fmt: skip

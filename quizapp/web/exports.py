@@ -4,6 +4,8 @@ sent, so what was sent is logged and what failed is not."""
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, render_template, request, url_for
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
@@ -66,13 +68,19 @@ def report(client_id: int, submission_id: int) -> Response | tuple[str, int, Hea
     size = page_size(request.args.get("size", "a4"))
     if size is None:
         abort(400, "The page size must be A4 or Letter.")
-    name = f"secure-base-{submission.finished_at:%Y-%m-%d}-result-{submission.id}.pdf"
+    name = f"secure-base-{file_label(client.label)}-{submission.finished_at:%Y-%m-%d}.pdf"
     sent = pdf_or_wait(submission.id, kind="therapist", size=size, receipt=None, filename=name,
                        back=url_for("therapist.result", client_id=client.id,
                                     submission_id=submission.id))  # fmt: skip
     if isinstance(sent, Response):  # the PDF itself, not the page that waits for it
         _record("download therapist report", client, submission)
     return sent
+
+
+def file_label(label: str) -> str:
+    """The client's label as part of a file name: letters, digits, dots and dashes only."""
+    kept = re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-.")[:40].strip("-.")
+    return kept or "client"
 
 
 def _download(body: bytes | str, mimetype: str, filename: str) -> Response:

@@ -291,9 +291,23 @@ def test_unknown_kind_size_and_missing_data_are_errors() -> None:
 
 def test_therapist_content_loads_the_six_approaches() -> None:
     content = load_therapist_content(REPO / "content" / "therapist.toml")
-    assert content.version == "1.0.0"
+    assert content.version == "1.1.0"
     assert [a.id for a in content.approaches] == APPROACH_IDS
     assert all(2 <= len(a.in_session) <= 3 and a.when for a in content.approaches)
+    # Every validity caution in the therapist's words, about the client.
+    assert set(content.cautions) == {"same-answer", "contradictory", "random-pattern", "too-fast"}
+    assert all(text.startswith("The client") for _title, text in content.cautions.values())
+
+
+def test_a_caution_without_therapist_wording_stops_the_start(tmp_path: Path) -> None:
+    from quizapp.config import defaults
+    from quizapp.pipeline.pipeline import Pipeline
+
+    source = (REPO / "content" / "therapist.toml").read_text()
+    cut = tmp_path / "therapist.toml"
+    cut.write_text(source[: source.index('[[cautions]]\nid = "too-fast"')])
+    with pytest.raises(RuntimeError, match="no therapist wording for the cautions too-fast"):
+        Pipeline.load(defaults(tmp_path) | {"THERAPIST_CONTENT": str(cut)})
 
 
 def test_therapist_content_lists_every_problem(tmp_path: Path) -> None:
