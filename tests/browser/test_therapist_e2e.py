@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -30,9 +31,17 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
 )
 
 pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("QUIZAPP_SCREENSHOTS")
 
 PASSWORD = "a browser-typed passphrase"
 HALF = ("q01", "q02", "q03", "q04", "q05", "q06")
+
+
+# The outermost elements that reach past the right edge of a ``width`` px screen.
+OVERFLOWING = """width => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > width + 0.5
+               && !(e.parentElement && e.parentElement.getBoundingClientRect().right > width + 0.5))
+  .map(e => `${e.tagName.toLowerCase()}.${e.className}`)"""
 
 
 def sign_up_with_two_factor(page: Page) -> None:
@@ -139,3 +148,29 @@ def test_therapist_invites_client_reads_result_and_exports(
     assert len(answers) == 1 and answers[0]["subject"]["display"] == "C-042"
     therapist.assert_only_local_requests()
     client.assert_only_local_requests()
+
+    # Issue 14, finding 5: on a phone the therapist pages scrolled sideways (the client page
+    # was 549 px wide in 390). Every page, signed in, at 390 and 320 px.
+    client_page = page.url
+    result_page = client_page + "/results/" + page.locator("table.results a").first.get_attribute(
+        "href"
+    ).rsplit("/results/", 1)[1]  # fmt: skip
+    pages = ["/therapist/", client_page, result_page, "/therapist/audit", "/account/",
+             "/therapist/clients/new"]  # fmt: skip
+    state = therapist.context.storage_state()
+    for width in (390, 320):
+        phone = therapist.context.browser.new_context(  # type: ignore[union-attr]
+            base_url=therapist.base, viewport={"width": width, "height": 800},
+            storage_state=state, is_mobile=True, has_touch=True)  # fmt: skip
+        tab = phone.new_page()
+        for path in pages:
+            tab.goto(path)
+            expect(tab.get_by_role("heading", level=1)).to_be_visible()
+            if SHOTS:  # QUIZAPP_SCREENSHOTS=folder: pictures of each page, to look at
+                name = path.rstrip("/").rsplit("/", 2)[-2:]
+                tab.screenshot(path=str(Path(SHOTS) / f"therapist-{'-'.join(name)}-{width}.png"),
+                               full_page=True)  # fmt: skip
+            wide = tab.evaluate("document.documentElement.scrollWidth")
+            over = tab.evaluate(OVERFLOWING, width) if wide > width else []
+            assert wide <= width, f"{path} is {wide} px wide in a {width} px screen: {over}"
+        phone.close()
