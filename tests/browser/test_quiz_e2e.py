@@ -48,6 +48,7 @@ Z90 = 1.6448536269514722
 REQUIRED = "Please choose an answer to this statement."
 RECEIPT = re.compile(r"^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){6}$")
 CHROMIUM = os.environ.get("QUIZAPP_CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("QUIZAPP_SCREENSHOTS")  # a folder: the tests save pictures of pages there
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -366,11 +367,33 @@ def check_results(page: Page, answers: dict[str, int]) -> str:
     expect(table.get_by_role("row")).to_have_count(5)  # header + four patterns
     expect(table.get_by_role("row").nth(1).get_by_role("rowheader")).to_have_text(closest)
 
-    receipt = page.get_by_role("region", name="Your receipt code").locator("code")
+    region = page.get_by_role("region", name="Your receipt code")
+    receipt = region.locator("code")
     code = receipt.inner_text().strip()
     assert RECEIPT.match(code), f"receipt code {code!r} is not 7 groups of 4"
     assert page.url.endswith("/r/" + code.replace("-", ""))
+    assert_kept_in_view(page, region)
+    expect(page.locator("p.lead")).to_contain_text("From the Secure Base relationship")  # brand
     return code
+
+
+def assert_kept_in_view(page: Page, region: Locator) -> None:
+    """Issue 14, finding 4: the receipt code was at the bottom of a 9,700 px page on a phone,
+    and wrapped inside a group. Now it and the PDF download are on the first screen, at 390
+    and 320 px, and no group of four is ever split across lines."""
+    original = page.viewport_size
+    assert original is not None
+    page.evaluate("window.scrollTo(0, 0)")
+    for width in sorted({original["width"], 320}, reverse=True):
+        page.set_viewport_size({"width": width, "height": original["height"]})
+        for thing in (region.locator("code"), region.get_by_role("link", name=re.compile("PDF"))):
+            box = thing.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= original["height"], (width, box)
+        split = region.locator("code span").evaluate_all(
+            "spans => spans.filter(s => s.getClientRects().length > 1).map(s => s.textContent)"
+        )
+        assert split == [], f"groups split across lines at {width} px: {split}"
+    page.set_viewport_size(original)
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -438,8 +461,10 @@ def test_phone_without_javascript_quiz_result_and_delete(
     assert posted.value.status == 303
     code = check_results(page, PHONE_ANSWERS)
     result_url = page.url
+    # Without JavaScript nothing offers to copy: the code is plain text to select.
+    expect(page.get_by_role("button", name="Copy the code")).to_be_hidden()
 
-    shot = tmp_path / "result.png"
+    shot = Path(SHOTS) / "result-phone.png" if SHOTS else tmp_path / "result.png"
     page.screenshot(path=str(shot), full_page=True)
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
@@ -479,5 +504,12 @@ def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Sessi
         page.keyboard.press("Enter")
     assert posted.value.status == 303
 
-    check_results(page, DESKTOP_ANSWERS)
+    code = check_results(page, DESKTOP_ANSWERS)
+    # With JavaScript, one press copies the code (reached from the keyboard too).
+    session.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=session.base)
+    copy = page.get_by_role("button", name="Copy the code")
+    tab_until_focused(page, copy, limit=40)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == code
     session.assert_only_local_requests()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
     DESKTOP,
     PHONE,
     PHONE_ANSWERS,
+    SHOTS,
     Session,
     expected,
     item_text,
@@ -31,7 +31,6 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
 )
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("QUIZAPP_SCREENSHOTS")
 
 PASSWORD = "a browser-typed passphrase"
 HALF = ("q01", "q02", "q03", "q04", "q05", "q06")
