@@ -425,6 +425,7 @@ def test_phone_without_javascript_quiz_result_and_delete(
     missing = [i["id"] for i in QUICK["items"] if i["id"] not in FIRST_ANSWERED]
     summary = page.get_by_role("alert")
     expect(summary).to_be_visible()
+    expect(summary).to_be_focused()  # issue 14, finding 10: focus stayed on the page
     expect(summary.get_by_role("heading")).to_have_text(
         re.compile(rf"{len(missing)} statements still\s+need an answer")
     )

@@ -95,3 +95,26 @@ def test_security_headers(client: FlaskClient) -> None:
     assert response.headers["Referrer-Policy"] == "same-origin"  # receipt codes stay here
     assert response.headers["X-Frame-Options"] == "DENY"
     assert client.get("/quiz/quick").headers["Cache-Control"] == "no-store"
+
+
+def test_a_wrong_code_in_the_open_form_says_so_and_keeps_what_was_typed(
+    client: FlaskClient,
+) -> None:
+    # Issue 14, finding 10: a wrong code landed on a generic "Not found", the code typed lost.
+    fields = hidden_fields(client.get("/open").get_data(as_text=True))
+    typed = "7k2q abcd efgh 0123 jkmn pqrs tvwx"
+    response = client.post("/open", data=fields | {"code": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "No result has that code" in page and f'value="{typed}"' in page
+    assert 'aria-invalid="true"' in page and "autofocus" in page
+    malformed = client.post("/open", data=fields | {"code": "not a code"})
+    assert malformed.status_code == 400 and 'value="not a code"' in malformed.get_data(as_text=True)
+
+
+def test_the_browser_s_favicon_request_finds_one(client: FlaskClient) -> None:
+    response = client.get("/favicon.ico")  # issue 14, finding 10: it was a 404
+    assert response.status_code == 200 and response.mimetype == "image/vnd.microsoft.icon"
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    response.close()
+    assert 'rel="icon" href="/static/icon.svg"' in client.get("/").get_data(as_text=True)
