@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..storage.tables import AuditEntry
+from ..storage.tables import AuditEntry, Client
 
 T = TypeVar("T")
 
@@ -72,3 +72,16 @@ def audit_log(
         )
     )
     return Page(entries, page, pages, total)
+
+
+def client_labels(session: Session, therapist_id: int, entries: list[AuditEntry]) -> dict[int, str]:
+    """The labels of the therapist's clients named in ``entries`` (a deleted client has none:
+    the log keeps only its number)."""
+    wanted = {e.client_id for e in entries if e.client_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Client.id, Client.label).where(Client.therapist_id == therapist_id,
+                                              Client.id.in_(wanted))
+    ).all()  # fmt: skip
+    return {client_id: label for client_id, label in rows}

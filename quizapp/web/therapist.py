@@ -164,4 +164,5 @@ def delete_client(client_id: int) -> Any:
 @bp.get("/audit")
 def audit_log() -> str:
     page = audit.audit_log(db.session, therapist().id, _page_arg())
-    return render_template("therapist/audit.html", page=page)
+    labels = audit.client_labels(db.session, therapist().id, page.items)
+    return render_template("therapist/audit.html", page=page, labels=labels)

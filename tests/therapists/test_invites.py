@@ -340,7 +340,8 @@ def test_deleting_a_client_needs_the_exact_label_and_leaves_only_an_audit_entry(
     assert (entries[-1].submission_id, entries[-1].detail) == (None, "")
     assert all(label not in e.detail for e in entries)
     assert therapist.web.get(f"/therapist/clients/{client_id}").status_code == 404
-    assert label not in therapist.web.get("/therapist/audit").get_data(as_text=True)
+    page = therapist.web.get("/therapist/audit").get_data(as_text=True)
+    assert label not in page and f"a deleted client (no. {client_id})" in page
 
 
 # ---- audit ---------------------------------------------------------------------------------
@@ -375,6 +376,8 @@ def test_views_and_exports_each_write_an_audit_entry_the_owner_sees(
     page = therapist.web.get("/therapist/audit").get_data(as_text=True)
     for _, action, _ in steps:
         assert f"<td>{action}</td>" in page
+    # Issue 14, finding 9: the log named the client "1"; now by label, linked to their page.
+    assert f'<a href="/therapist/clients/{client_id}">C-audit</a>' in page
     assert "Nothing yet." in other.web.get("/therapist/audit").get_data(as_text=True)
 
 
