@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -103,6 +104,10 @@ RESET_FLOOD = (
     "Reset links for that address were asked for several times lately. Please use the link "
     "in the newest e-mail, or wait {wait} before asking again."
 )
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%-d %B %Y")
 
 
 MAX_SESSION_HOURS = 12  # a session ends this long after sign-in, however busy it is
@@ -238,7 +243,7 @@ def setup_two_factor() -> Any:
             abort(400, "The set-up form was damaged on the way. Please start again.")
         codes = two_factor.enable_totp(db.session, secret, account, totp_secret, text(form.code))
         if codes is not None:
-            page = render_template("auth/recovery_codes.html", codes=codes)
+            page = render_template("auth/recovery_codes.html", codes=codes, made=_today())
             db.session.commit()
             login_user(SignedIn(account))  # the epoch changed: keep this session
             return page
@@ -281,7 +286,7 @@ def new_recovery_codes() -> Any:
         db.session, secret, therapist(), text(form.code), fallbacks
     ):
         codes = two_factor.new_recovery_codes(db.session, therapist())
-        page = render_template("auth/recovery_codes.html", codes=codes)
+        page = render_template("auth/recovery_codes.html", codes=codes, made=_today())
         db.session.commit()
         return page
     flash("That code did not work; your recovery codes were not changed.")

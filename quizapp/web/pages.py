@@ -41,6 +41,12 @@ def favicon() -> Response:
                                mimetype="image/vnd.microsoft.icon", max_age=week)  # fmt: skip
 
 
+@bp.get("/therapists")
+def therapists() -> str:
+    """What the service does for therapists, and how it keeps client data, before sign-in."""
+    return render_template("therapists.html")
+
+
 @bp.get("/privacy")
 def privacy() -> str:
     return render_template("privacy.html")

@@ -57,6 +57,14 @@ def sign_up_with_two_factor(page: Page) -> None:
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your recovery codes")
     expect(page.locator(".codes li")).to_have_count(10)
+    # To keep them: a file to download, and a print view with the codes alone.
+    expect(page.get_by_role("link", name="Download them (.txt)")).to_have_attribute(
+        "href", re.compile(r"^data:text/plain;charset=utf-8,Secure%20Base%20recovery%20codes")
+    )
+    page.emulate_media(media="print")
+    expect(page.get_by_role("navigation", name="Site")).to_be_hidden()
+    expect(page.locator(".codes li").first).to_be_visible()
+    page.emulate_media(media="screen")
     page.get_by_role("link", name="I have saved them").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your clients")
 

@@ -7,7 +7,7 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   button.hidden = false;
   button.addEventListener("click", async () => {
     try {
-      await navigator.clipboard.writeText(source.textContent.trim());
+      await navigator.clipboard.writeText((source.value ?? source.textContent).trim());
       status.textContent = "Copied.";
     } catch {
       status.textContent = "Could not copy: select the code and copy it yourself.";
