@@ -81,6 +81,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "sign-in": "30/minute;300/hour",  # attempts, right or wrong: each costs an argon2 hash
     "reset": "5/hour;20/day",  # reset requests from one address
     "reset-account": "3/hour;10/day",  # reset e-mails to one account, from anywhere
+    "invite-mail": "20/hour;100/day",  # invitation e-mails sent by one therapist
 }
 _RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
 

@@ -124,6 +124,23 @@ class InviteForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class InviteMailForm(FlaskForm):  # type: ignore[misc]
+    """The client's address, used once to send the invitation and never stored."""
+
+    email = EmailField(
+        "Your client's e-mail address",
+        validators=[
+            InputRequired(),
+            Length(max=254),
+            Regexp(
+                r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$", message="This is not one e-mail address."
+            ),
+        ],
+    )
+    link = HiddenField(validators=[InputRequired(), Length(max=400)])
+    send = HiddenField()  # "yes" once the therapist has seen the message
+
+
 class ConsentForm(FlaskForm):  # type: ignore[misc]
     agree = BooleanField(
         "I agree to share these answers and results with my therapist",

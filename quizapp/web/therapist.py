@@ -8,6 +8,7 @@ audit line written last."""
 
 from __future__ import annotations
 
+import smtplib
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -16,13 +17,23 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 
 from ..pipeline.stored import stored_reports
-from ..storage.tables import Client
-from ..therapists import audit, clients, invites
+from ..storage import receipts
+from ..storage.tables import Client, Invite
+from ..therapists import audit, clients, invites, mail
 from ..therapists.change import change_summary, trend_chart
 from . import instruments, pipeline, public_url
-from .account_forms import ClientForm, DeleteForm, InviteForm, SearchForm, add_error, text
+from .account_forms import (
+    ClientForm,
+    DeleteForm,
+    InviteForm,
+    InviteMailForm,
+    SearchForm,
+    add_error,  # fmt: skip
+    text,
+)
 from .auth import therapist, two_factor_required
 from .extensions import db
+from .ratelimits import spend_for
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -125,12 +136,14 @@ def create_invite(client_id: int) -> tuple[str, int]:
     invite, token = invites.create_invite(
         db.session, client, text(form.instrument), text(form.client_sees), int(form.days.data or 14)
     )
+    link = public_url("invite.start", token=token)
     page = render_template(
         "therapist/invite_link.html",
         client=client,
         invite=invite,
-        link=public_url("invite.start", token=token),
+        link=link,
         instrument=instruments()[invite.instrument_id],
+        mail_form=InviteMailForm(link=link),
     )
     db.session.commit()  # the link is shown once: the invitation exists only if it was shown
     return page, 201
@@ -166,3 +179,59 @@ def audit_log() -> str:
     page = audit.audit_log(db.session, therapist().id, _page_arg())
     labels = audit.client_labels(db.session, therapist().id, page.items)
     return render_template("therapist/audit.html", page=page, labels=labels)
+
+
+INVITE_MAIL_FLOOD = (
+    "You have sent many invitation e-mails lately. Please copy the link into your own e-mail "
+    "for now, or wait {wait}."
+)
+
+
+def _invite_message(link: str, invite: Invite, sender: str) -> tuple[str, str]:
+    instrument = instruments()[invite.instrument_id]
+    subject = f"{sender} invites you to a short questionnaire"
+    body = (
+        f"Hello,\n\n{sender} invites you to answer a short questionnaire about how you handle "
+        f"closeness in relationships: {len(instrument.items)} statements, about "
+        f"{instrument.minutes or 2} minutes.\n\nBefore you start, the page shows what will be "
+        f"shared with {sender}, and asks for your consent. You can stop half-way and come "
+        f"back later with the same link:\n\n{link}\n\n"
+        f"The link works until {invite.expires_at:%-d %B %Y}. If you did not expect this "
+        f"message, you can ignore it.\n"
+    )
+    return subject, body
+
+
+@bp.post("/clients/<id:client_id>/invites/<id:invite_id>/email")
+def email_invite(client_id: int, invite_id: int) -> Any:
+    """Send an invitation link to the client's address: first shown as it will go out, then
+    sent once. The address is used for that and kept nowhere; the link must be this
+    invitation's own (no other text can be sent through the service)."""
+    client = own_client(client_id)
+    invite = db.session.get(Invite, invite_id)
+    if invite is None or invite.client_id != client.id:
+        abort(404)
+    form = InviteMailForm()
+    token = (form.link.data or "").rsplit("/invite/", 1)[-1]
+    if not form.validate_on_submit() or receipts.token_digest(token) != invite.token_hash:
+        flash("The message was not sent: give one e-mail address, and send the link from "
+              "the page that showed it.")  # fmt: skip
+        return redirect(url_for("therapist.client", client_id=client.id), code=303)
+    if invites.invite_state(invite) != "open":
+        abort(409, "This invitation is no longer open, so its link was not sent.")
+    link = public_url("invite.start", token=token)
+    subject, body = _invite_message(link, invite, therapist().display_name)
+    if form.send.data != "yes":
+        return render_template("therapist/invite_email.html", client=client, invite=invite,
+                               form=form, subject=subject, body=body)  # fmt: skip
+    spend_for("invite-mail", "therapist", str(therapist().id), INVITE_MAIL_FLOOD)
+    try:
+        mail.send(current_app.config, text(form.email), subject, body)
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("the invitation e-mail could not be sent")
+        abort(503, "The e-mail could not be sent just now. Copy the link instead, or try again.")
+    audit.audit(db.session, therapist().id, "e-mail invitation", client_id=client.id)
+    db.session.commit()
+    flash(f"The invitation was sent to the address you gave. {client.label}'s address was not "
+          "kept.")  # fmt: skip
+    return redirect(url_for("therapist.client", client_id=client.id), code=303)
