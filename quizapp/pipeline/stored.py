@@ -108,17 +108,28 @@ def stored_reports(
     pipeline: Pipeline, session: Session, submissions: Iterable[Submission]
 ) -> dict[int, ScoreReport | None]:
     """The stored scores of many submissions (None where the instrument version is gone)."""
+    summaries = stored_summaries(pipeline, session, submissions)
+    return {key: report for key, (report, _flags) in summaries.items()}
+
+
+def stored_summaries(
+    pipeline: Pipeline, session: Session, submissions: Iterable[Submission]
+) -> dict[int, tuple[ScoreReport | None, list[str]]]:
+    """The stored scores of many submissions (None where the instrument version is gone) and
+    the ids of the validity cautions their analyses raised, from one query."""
     chosen = list(submissions)
     rows = analyses.analyses_of(session, (s.id for s in chosen))
-    found: dict[int, ScoreReport | None] = {}
+    found: dict[int, tuple[ScoreReport | None, list[str]]] = {}
     for s in chosen:
         instrument, row = pipeline.instrument(s.instrument_id, s.instrument_version), rows.get(s.id)
         if instrument is None:
-            found[s.id] = None
+            found[s.id] = (None, [])
         elif row is None:
-            found[s.id] = read_analysis(pipeline, session, s, None).report
+            analysis = read_analysis(pipeline, session, s, None)
+            found[s.id] = (analysis.report, [c.text.id for c in analysis.interpretation.cautions])
         else:
-            found[s.id] = report_from_record(row.record, instrument)
+            flags = [caution for caution, _rules in row.record.get("cautions", [])]
+            found[s.id] = (report_from_record(row.record, instrument), flags)
     return found
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 
-from ..pipeline.stored import stored_reports
+from ..pipeline.stored import stored_summaries
 from ..storage import receipts
 from ..storage.tables import Client, Invite
 from ..therapists import audit, clients, invites, mail
@@ -59,14 +59,25 @@ def _page_arg() -> int:
 def dashboard() -> str:
     form = SearchForm(request.args)
     search = (form.q.data or "")[:80]
+    completed = clients.recent_completed(db.session, therapist().id)
+    summaries = stored_summaries(pipeline(), db.session, [s for s, _label in completed])
     return render_template(
         "therapist/dashboard.html",
         page=clients.list_clients(db.session, therapist().id, search, _page_arg()),
         form=form,
         search=search,
         pending=invites.open_invites(db.session, therapist().id),
-        completed=clients.recent_completed(db.session, therapist().id),
+        completed=completed,
+        reports={key: report for key, (report, _flags) in summaries.items()},
+        flags=_flag_titles(summaries),
     )
+
+
+def _flag_titles(summaries: dict[int, tuple[Any, list[str]]]) -> dict[int, list[str]]:
+    """Each result's validity cautions, by their titles in the therapist's words."""
+    words = pipeline().therapist_content.cautions
+    return {key: [words[c][0] if c in words else c for c in flags]
+            for key, (_report, flags) in summaries.items()}  # fmt: skip
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -99,7 +110,8 @@ def _invite_form() -> InviteForm:
 
 def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> tuple[str, int]:
     submissions = clients.administrations(db.session, client.id)
-    reports = stored_reports(pipeline(), db.session, submissions)
+    summaries = stored_summaries(pipeline(), db.session, submissions)
+    reports = {key: report for key, (report, _flags) in summaries.items()}
     scored, notes = clients.scored_administrations(submissions, reports)
     rs = next(iter(instruments().values())).response_scale
     page = render_template(
@@ -114,6 +126,7 @@ def _client_page(client: Client, invite_form: InviteForm, status: int = 200) -> 
         invite_state=invites.invite_state,
         invite_form=invite_form,
         delete_form=DeleteForm(),
+        flags=_flag_titles(summaries),
         bank=instruments(),
         client_sees=invites.CLIENT_SEES,
     )

@@ -24,6 +24,7 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
     SHOTS,
     Session,
     expected,
+    expected_pattern,
     item_text,
     live_server,
     open_session,
@@ -128,9 +129,25 @@ def test_therapist_invites_client_reads_result_and_exports(
     page.get_by_role("navigation", name="Therapist area").get_by_role(
         "link", name="Clients"
     ).click()
-    page.get_by_role("link", name="C-042", exact=True).click()
+    # Issue 14, finding 9: "Recently completed" showed identical lines with no time, score or
+    # flag. Now each row has the time, both scores, the closest pattern and the checks.
+    row = page.get_by_role("region", name="Recently completed (table)").get_by_role("row").nth(1)
     anxiety = expected("anxiety", PHONE_ANSWERS)
+    avoidance = expected("avoidance", PHONE_ANSWERS)
+    for shown in (
+        "C-042",
+        re.compile(r"\d{1,2} \w{3} \d{4} \d{2}:\d{2}"),
+        f"{anxiety.score:.2f}",
+        f"{avoidance.score:.2f}",
+        expected_pattern(PHONE_ANSWERS),
+    ):
+        expect(row).to_contain_text(shown)
+    expect(row.get_by_role("cell").last).to_have_text(re.compile(r"none|Very quick answers"))
+    clients = page.get_by_role("region", name="All clients (table)")
+    clients.get_by_role("link", name="C-042", exact=True).click()
     expect(page.locator("table.results")).to_contain_text(f"{anxiety.score:.2f}")
+    # The validity checks are on the client's page too, not only behind "Answers".
+    expect(page.locator("table.results")).to_contain_text(re.compile("none|Very quick answers"))
     page.get_by_role("link", name="Answers", exact=True).click()
     for item_id in PHONE_ANSWERS:
         expect(page.get_by_role("cell", name=item_text(item_id))).to_be_visible()
@@ -146,7 +163,9 @@ def test_therapist_invites_client_reads_result_and_exports(
     page.get_by_role("navigation", name="Therapist area").get_by_role(
         "link", name="Clients"
     ).click()
-    page.get_by_role("link", name="C-042", exact=True).click()
+    page.get_by_role("region", name="All clients (table)").get_by_role(
+        "link", name="C-042", exact=True
+    ).click()
     fhir_link = page.get_by_role("link", name="FHIR R4 JSON")
     bundle = json.loads(download(page, fhir_link.click, tmp_path))
     Bundle(bundle)  # raises FHIRValidationError if the export is not valid R4

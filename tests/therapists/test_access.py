@@ -30,6 +30,7 @@ ALL_CLIENT_EXPORTS = {"therapist.all_csv", "therapist.all_fhir"}
 FORM_DATA: dict[str, dict[str, str]] = {
     "therapist.create_invite": {"instrument": "quick", "client_sees": "results", "days": "14"},
     "therapist.revoke_invite": {},
+    "therapist.email_invite": {"email": "client@example.org", "link": "", "send": "yes"},
     "therapist.delete_client": {"confirm": "A-secret-001"},
 }
 

@@ -88,7 +88,8 @@ ROUTES = [
     ("therapist.all_fhir", "GET"), ("therapist.audit_log", "GET"), ("therapist.client", "GET"),
     ("therapist.client_csv", "GET"), ("therapist.client_fhir", "GET"),
     ("therapist.create_invite", "POST"), ("therapist.dashboard", "GET"),
-    ("therapist.delete_client", "POST"), ("therapist.new_client", "GET"),
+    ("therapist.delete_client", "POST"), ("therapist.email_invite", "POST"),
+    ("therapist.new_client", "GET"),
     ("therapist.new_client", "POST"), ("therapist.report", "GET"), ("therapist.result", "GET"),
     ("therapist.revoke_invite", "POST"),
 ]  # fmt: skip
