@@ -73,6 +73,7 @@ def _given(pipeline: Pipeline, path: Path, instrument_id: str | None) -> Analysi
 @click.option("--instrument", "instrument_id", help="Instrument of the JSON answers.")
 @click.option("--kind", type=click.Choice(KINDS), default="client", show_default=True)
 @click.option("--size", type=click.Choice(list(PAGE_SIZES)), default="A4", show_default=True)
+@click.option("--label", help="The client's label, named in a therapist report.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the PDF.")  # fmt: skip
 def report(
@@ -81,6 +82,7 @@ def report(
     instrument_id: str | None,
     kind: str,
     size: str,
+    label: str | None,
     out: Path,
 ) -> None:
     """Write a PDF report for a receipt code or for JSON answers."""
@@ -105,7 +107,8 @@ def report(
         raise click.ClickException(str(exc)) from exc
     from ..reports.render import render_pdf
 
-    data = pipeline.report_data(analysis, receipt=shown, kind=kind)
+    data = pipeline.report_data(analysis, receipt=shown, kind=kind,
+                                client_label=label if kind == "therapist" else None)  # fmt: skip
     pdf = render_pdf(data, kind, page_size=size, templates_dir=pipeline.templates_dir)
     out.write_bytes(pdf)
     click.echo(f"wrote {out} ({len(pdf) // 1024} KiB, {kind}, {size})")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -282,6 +283,51 @@ def tab_until_focused(page: Page, target: Locator, limit: int = 20) -> int:
     pytest.fail(f"{target} not reached with {limit} Tab presses")
 
 
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def assert_accessible(page: Page) -> None:
+    """Zero axe-core violations of WCAG 2.2 AA on the page as it is now (axe runs in the page:
+    its context must allow JavaScript)."""
+    if not AXE.is_file():
+        pytest.fail(f"No axe-core at {AXE}: scripts/test installs it (npm ci --prefix "
+                    "tests/browser)", pytrace=False)  # fmt: skip
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_22_AA
+    )
+    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in found["violations"]]  # fmt: skip
+    assert problems == [], f"{page.url}: {problems}"
+
+
+def check_pages(browser: Browser, base: str, paths: list[str], state: Any = None) -> None:
+    """Every page at 390 and 320 px, in the light and the dark colour scheme: no sideways
+    scroll, and no axe-core violation of WCAG 2.2 AA."""
+    for width in (390, 320):
+        for scheme in ("light", "dark"):
+            context = browser.new_context(
+                base_url=base, viewport={"width": width, "height": 800}, color_scheme=scheme,
+                storage_state=state, is_mobile=True, has_touch=True)  # fmt: skip
+            page = context.new_page()
+            for path in paths:
+                response = page.goto(path)
+                assert response is not None and response.status < 400, (path, response)
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= width, f"{path} is {wide} px wide at {width} px ({scheme})"
+                try:
+                    assert_accessible(page)
+                    if path.startswith("/quiz/"):  # and the form sent with nothing answered
+                        page.get_by_role("button", name="See my result").click()
+                        expect(page.get_by_role("alert")).to_be_focused()
+                        assert_accessible(page)
+                except AssertionError as problem:
+                    raise AssertionError(f"{scheme}, {width} px: {problem}") from None
+            context.close()
+
+
 def assert_counter_shows(page: Page, answered: int, total: int) -> None:
     """The progress line reads "<answered> of <total> answered" on the screen. Its number is
     drawn by a CSS counter (so it counts without JavaScript), which is no text in the page:
@@ -465,8 +511,11 @@ def test_phone_without_javascript_quiz_result_and_delete(
     # Without JavaScript nothing offers to copy: the code is plain text to select.
     expect(page.get_by_role("button", name="Copy the code")).to_be_hidden()
 
-    shot = Path(SHOTS) / "result-phone.png" if SHOTS else tmp_path / "result.png"
+    shot = tmp_path / "result.png"
     page.screenshot(path=str(shot), full_page=True)
+    if SHOTS:  # the README's picture: the first screen of a result on a phone
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(Path(SHOTS) / "result-phone.png"))
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
 
@@ -513,4 +562,12 @@ def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Sessi
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Copied.")
     assert page.evaluate("navigator.clipboard.readText()") == code
+    result = page.url.removeprefix(session.base)
+    step = page.locator("a[href^='/steps/']:not([href='/steps/'])").first.get_attribute("href")
+    assert step is not None
     session.assert_only_local_requests()
+    # Issue 14, deliverable 3: every visitor page, light and dark, at 390 and 320 px.
+    check_pages(session.context.browser, session.base,  # type: ignore[arg-type]
+                ["/", "/quiz/quick", "/quiz/full", result, f"{result}/delete", "/privacy",
+                 "/open", "/therapists", "/steps/", step, "/account/sign-in",
+                 "/account/sign-up", "/account/reset", "/r/deleted"])  # fmt: skip

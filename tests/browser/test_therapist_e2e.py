@@ -23,6 +23,7 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
     PHONE_ANSWERS,
     SHOTS,
     Session,
+    check_pages,
     expected,
     expected_pattern,
     item_text,
@@ -121,6 +122,8 @@ def test_therapist_invites_client_reads_result_and_exports(
     therapist = open_session(viewport=DESKTOP, javascript=False)
     sign_up_with_two_factor(therapist.page)
     link = invite_client(therapist.page, "C-042")
+    # The client's first page (what is shared, consent), before they open it: light and dark.
+    check_pages(therapist.context.browser, therapist.base, [link])  # type: ignore[arg-type]
 
     client = open_session(viewport=PHONE, javascript=False)
     answer_on_phone(client, link)
@@ -129,6 +132,8 @@ def test_therapist_invites_client_reads_result_and_exports(
     page.get_by_role("navigation", name="Therapist area").get_by_role(
         "link", name="Clients"
     ).click()
+    if SHOTS:  # the README's picture of the dashboard
+        page.screenshot(path=str(Path(SHOTS) / "dashboard.png"), full_page=True)
     # Issue 14, finding 9: "Recently completed" showed identical lines with no time, score or
     # flag. Now each row has the time, both scores, the closest pattern and the checks.
     row = page.get_by_role("region", name="Recently completed (table)").get_by_role("row").nth(1)
@@ -184,6 +189,8 @@ def test_therapist_invites_client_reads_result_and_exports(
     pages = ["/therapist/", client_page, result_page, "/therapist/audit", "/account/",
              "/therapist/clients/new"]  # fmt: skip
     state = therapist.context.storage_state()
+    # Issue 14, deliverable 3: no axe-core violation, light and dark, at 390 and 320 px.
+    check_pages(therapist.context.browser, therapist.base, pages, state)  # type: ignore[arg-type]
     for width in (390, 320):
         phone = therapist.context.browser.new_context(  # type: ignore[union-attr]
             base_url=therapist.base, viewport={"width": width, "height": 800},
@@ -192,10 +199,6 @@ def test_therapist_invites_client_reads_result_and_exports(
         for path in pages:
             tab.goto(path)
             expect(tab.get_by_role("heading", level=1)).to_be_visible()
-            if SHOTS:  # QUIZAPP_SCREENSHOTS=folder: pictures of each page, to look at
-                name = path.rstrip("/").rsplit("/", 2)[-2:]
-                tab.screenshot(path=str(Path(SHOTS) / f"therapist-{'-'.join(name)}-{width}.png"),
-                               full_page=True)  # fmt: skip
             wide = tab.evaluate("document.documentElement.scrollWidth")
             over = tab.evaluate(OVERFLOWING, width) if wide > width else []
             assert wide <= width, f"{path} is {wide} px wide in a {width} px screen: {over}"
