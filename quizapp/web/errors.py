@@ -75,6 +75,17 @@ def handle_database_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
 
 
 def handle_csrf(exc: CSRFError) -> tuple[str, int]:
+    """A form whose CSRF token expired or is missing: nothing is done. A questionnaire comes
+    back with every answer filled in (a long pause must not cost anyone their answers)."""
+    if request.method == "POST" and request_ctx.url_adapter is not None:
+        if request.endpoint == "quiz.take" and request.view_args:
+            from .quiz import expired
+
+            return expired(request.view_args["instrument_id"])
+        if request.endpoint == "invite.answer" and request.view_args:
+            from .invite import expired as invite_expired
+
+            return invite_expired(request.view_args["token"])
     return _page(400, "This form has expired or was not sent from this site, so nothing "
                       "was stored. Please reload the page and send it again.")  # fmt: skip
 

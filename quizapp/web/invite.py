@@ -16,7 +16,7 @@ from . import get_instrument, pipeline
 from .account_forms import ConsentForm, ShareForm
 from .extensions import db
 from .forms import form_class, issue_token, read_token
-from .quiz import commit_submission, reject_tampering
+from .quiz import EXPIRED, commit_submission, form_again, reject_tampering
 from .ratelimits import LOOKUPS, limited, note_miss
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
@@ -72,6 +72,16 @@ def start(token: str) -> Any:
         share=ShareForm(),
         token=token,
     ), 422 if form.errors else 200
+
+
+def expired(token: str) -> tuple[str, int]:
+    """The invitation's questionnaire again after an expired CSRF token, answers kept (400)."""
+    invite, _therapist = _open_invite(token)
+    if invite.completed_at is not None or invite.consented_at is None:
+        abort(400, "This form has expired. Please open your invitation link again.")
+    form = form_again(get_instrument(invite.instrument_id))
+    flash(EXPIRED.replace("\u201cSee my result\u201d", "the button"))
+    return _quiz(token, invite, form, 400)
 
 
 def _quiz(token: str, invite: Invite, form: Any, status: int = 200) -> tuple[str, int]:

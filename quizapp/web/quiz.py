@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -99,6 +100,31 @@ def commit_submission(
     if job is not None:
         wake(job)
     return stored
+
+
+EXPIRED = (
+    "This page was open so long that its form expired, so nothing was sent yet. Your answers "
+    "are still filled in below: press \u201cSee my result\u201d again to send them."
+)
+
+
+def form_again(instrument: Instrument) -> FlaskForm:
+    """The posted answers in a fresh form (a new CSRF token; the start token kept when it is
+    still this instrument's, else a new one), for a post refused before any view ran."""
+    reject_tampering(instrument, extra=("save",))
+    form = form_class(instrument)()
+    token = read_token(request.form.get("started", ""))
+    if token is None or token.instrument != instrument.id or token.version != instrument.version:
+        form.started.data = issue_token(instrument)
+    return form
+
+
+def expired(instrument_id: str) -> tuple[str, int]:
+    """The quiz again after an expired CSRF token, every answer kept (400)."""
+    instrument = get_instrument(instrument_id)
+    form = form_again(instrument)
+    flash(EXPIRED)
+    return _render(instrument, form, 400)
 
 
 def given_answers(instrument: Instrument) -> dict[str, int] | None:

@@ -114,8 +114,8 @@ def test_missing_answers_are_flagged_at_the_item_and_kept(app: Flask, client: Fl
         ({"q01": "three"}, 400, "not one of the choices"),
         ({"q01": "2.5"}, 400, "not one of the choices"),
         ({"started": "forged"}, 400, "damaged"),
-        ({"csrf_token": ""}, 400, "expired or was not sent from this site"),
-        ({"csrf_token": "x" * 40}, 400, "expired or was not sent from this site"),
+        ({"csrf_token": ""}, 400, "its form expired, so nothing was sent yet"),
+        ({"csrf_token": "x" * 40}, 400, "its form expired, so nothing was sent yet"),
     ],
 )
 def test_tampered_posts_are_refused_and_store_nothing(
@@ -141,6 +141,20 @@ def test_missing_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
     response = client.post("/quiz/quick", data=form)
     assert response.status_code == 400
     assert stored(app) == 0
+
+
+def test_an_expired_form_comes_back_with_every_answer(app: Flask, client: FlaskClient) -> None:
+    # Issue 14, finding 10: after a long pause the page said "reload", which lost the answers.
+    form = start(client) | answers() | {"csrf_token": "expired-long-ago"}
+    response = client.post("/quiz/quick", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and stored(app) == 0
+    assert "its form expired, so nothing was sent yet" in page
+    assert page.count("checked") == 12
+    again = hidden_fields(page)
+    assert again["csrf_token"] != "expired-long-ago" and again["started"] == form["started"]
+    assert client.post("/quiz/quick", data=again | answers()).status_code == 303
+    assert stored(app) == 1
 
 
 def test_a_token_from_another_version_is_a_conflict(app: Flask, client: FlaskClient) -> None:
