@@ -480,3 +480,16 @@ def test_client_page_shows_trend_and_reliable_change(app: Flask, therapist: Ther
     assert "Yes, decrease" in by_scale["Attachment anxiety"]
     assert "-3.00 (5.00 → 2.00)" in by_scale["Attachment anxiety"]
     assert "No (needs" in by_scale["Attachment avoidance"]
+
+
+def test_an_expired_invitation_form_keeps_every_answer(app: Flask, therapist: Therapist) -> None:
+    client_id, path, web = consented(app, therapist, "C-1")
+    answers = strs(answers_for("quick", 3, 3))
+    form = {**csrf(web, f"{path}/answers"), **answers, "csrf_token": "expired"}
+    response = web.post(f"{path}/answers", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "its form expired" in page
+    assert page.count("checked") == len(answers)
+    again = {**hidden_fields(page), **answers}
+    assert web.post(f"{path}/answers", data=again).status_code == 303
+    assert count(app, Submission, Submission.client_id == client_id) == 1
