@@ -32,7 +32,7 @@ def test_results_show_triggers_with_their_reasons_and_ordered_steps(client: Flas
     assert len(shown) == 3
     assert set(shown) <= ANXIETY_TRIGGERS
     assert "Because you answered <strong>“Strongly agree”</strong>" in html
-    steps = re.findall(r'<a href="/steps/([a-z-]+)">', html)
+    steps = re.findall(r'<a href="/steps/([a-z-]+)\?rank=\d">', html)
     assert len(steps) == 8 and len(set(steps)) == 8
     assert "On the full 36-statement questionnaire you would most likely score" in html
     assert "When to seek professional help" in html
@@ -41,7 +41,8 @@ def test_results_show_triggers_with_their_reasons_and_ordered_steps(client: Flas
 
 def test_different_answers_give_different_interpretations(client: FlaskClient) -> None:
     anxious, avoidant = result_page(client, ANXIOUS), result_page(client, AVOIDANT)
-    steps = [re.findall(r'<a href="/steps/([a-z-]+)">', page)[:3] for page in (anxious, avoidant)]
+    linked = r'<a href="/steps/([a-z-]+)\?rank=\d">'
+    steps = [re.findall(linked, page)[:3] for page in (anxious, avoidant)]
     assert steps[0] != steps[1]
     assert "Fear of being left" not in avoidant
     assert "Pulling back when someone gets close" in avoidant
@@ -65,3 +66,21 @@ def test_every_step_has_its_own_page(client: FlaskClient, app: Flask) -> None:
         assert step.title in html
         assert html.count("<li>") >= 3
     assert client.get("/steps/no-such-step").status_code == 404
+
+
+def test_a_step_opened_from_a_result_says_its_place_and_leads_back(client: FlaskClient) -> None:
+    # Issue 14, finding 10: the first step of a result said "Healing step 6 of 8" (its place
+    # in the catalogue) and offered no way back to the result.
+    html = result_page(client, ANXIOUS)
+    result = re.search(r'href="(/r/[0-9A-Z]+)/delete"', html)
+    first = re.search(r'<a href="(/steps/[a-z-]+\?rank=1)">', html)
+    assert result is not None and first is not None
+    page = client.get(first.group(1), headers={"Referer": f"http://localhost{result.group(1)}"})
+    text = page.get_data(as_text=True)
+    assert "Your healing step 1 of 8, in the order that fits your result" in text
+    assert f'<a href="{result.group(1)}">Back to your result</a>' in text
+    assert page.headers["Cache-Control"] == "no-store"  # it names the result's address
+    plain = client.get(first.group(1).split("?")[0]).get_data(as_text=True)
+    assert "One of the 8 healing steps" in plain and "Back to your result" not in plain
+    elsewhere = client.get(first.group(1), headers={"Referer": "https://evil.example/r/X" * 2})
+    assert "Back to your result" not in elsewhere.get_data(as_text=True)
