@@ -511,6 +511,7 @@ def test_phone_without_javascript_quiz_result_and_delete(
     # Without JavaScript nothing offers to copy: the code is plain text to select.
     expect(page.get_by_role("button", name="Copy the code")).to_be_hidden()
 
+
     shot = tmp_path / "result.png"
     page.screenshot(path=str(shot), full_page=True)
     if SHOTS:  # the README's picture: the first screen of a result on a phone
@@ -563,6 +564,14 @@ def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Sessi
     expect(page.get_by_role("status")).to_have_text("Copied.")
     assert page.evaluate("navigator.clipboard.readText()") == code
     result = page.url.removeprefix(session.base)
+    # Issue 14, finding 10: Back, then the same button, stored a second result unnoticed. Back
+    # now shows a fresh, empty form: sending it again means answering again.
+    page.go_back()
+    expect(page).to_have_url(f"{session.base}/quiz/quick")
+    for item_id in DESKTOP_ANSWERS:
+        for value in range(LOW, HIGH + 1):
+            expect(radio(page, item_id, value)).not_to_be_checked()
+    page.go_forward()
     step = page.locator("a[href^='/steps/']:not([href='/steps/'])").first.get_attribute("href")
     assert step is not None
     session.assert_only_local_requests()
