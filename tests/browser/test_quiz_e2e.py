@@ -511,7 +511,6 @@ def test_phone_without_javascript_quiz_result_and_delete(
     # Without JavaScript nothing offers to copy: the code is plain text to select.
     expect(page.get_by_role("button", name="Copy the code")).to_be_hidden()
 
-
     shot = tmp_path / "result.png"
     page.screenshot(path=str(shot), full_page=True)
     if SHOTS:  # the README's picture: the first screen of a result on a phone
