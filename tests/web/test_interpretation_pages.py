@@ -53,6 +53,10 @@ def test_crisis_contacts_always_shown(client: FlaskClient, app: Flask) -> None:
     html = result_page(client, [3] * 12)
     for contact in app.config["CRISIS_CONTACTS"]:
         assert contact in html
+    # The long advice folds away (issue 14, deliverable 2); the crisis contacts never do.
+    help_section = html[html.index('id="help"') : html.index('class="why"')]
+    assert help_section.index('class="crisis"') < help_section.index("<details")
+    assert help_section.count('<details class="advice">') >= 1
     assert "You gave the same answer to every statement" in html
 
 
