@@ -118,7 +118,7 @@ def stored_summaries(
     """The stored scores of many submissions (None where the instrument version is gone) and
     the ids of the validity cautions their analyses raised, from one query."""
     chosen = list(submissions)
-    rows = analyses.analyses_of(session, (s.id for s in chosen))
+    rows = analyses.summaries_of(session, (s.id for s in chosen))
     found: dict[int, tuple[ScoreReport | None, list[str]]] = {}
     for s in chosen:
         instrument, row = pipeline.instrument(s.instrument_id, s.instrument_version), rows.get(s.id)
@@ -128,8 +128,8 @@ def stored_summaries(
             analysis = read_analysis(pipeline, session, s, None)
             found[s.id] = (analysis.report, [c.text.id for c in analysis.interpretation.cautions])
         else:
-            flags = [caution for caution, _rules in row.record.get("cautions", [])]
-            found[s.id] = (report_from_record(row.record, instrument), flags)
+            flags = [caution for caution, _rules in row["cautions"]]
+            found[s.id] = (report_from_record(row, instrument), flags)
     return found
 
 

@@ -93,3 +93,20 @@ def analyses_of(session: Session, submission_ids: Iterable[int]) -> dict[int, St
         )
         found |= {row.submission_id: row for row in rows}
     return found
+
+
+def summaries_of(session: Session, submission_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Only the scores, the pattern and the cautions of these submissions' analyses, cut out
+    of each record by the database (a whole record, with every finding and step, is many
+    times larger): what lists of results show."""
+    ids = list(submission_ids)
+    record = StoredAnalysis.record
+    columns = (StoredAnalysis.submission_id, record["schema"], record["scales"],
+               record["pattern"], record["cautions"])  # fmt: skip
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chosen = select(*columns).where(StoredAnalysis.submission_id.in_(ids[start : start + 500]))
+        for key, schema, scales, pattern, cautions in session.execute(chosen):
+            found[key] = {"schema": schema, "scales": scales, "pattern": pattern,
+                          "cautions": cautions or []}  # fmt: skip
+    return found
