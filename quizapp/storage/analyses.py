@@ -83,18 +83,6 @@ def save_analysis(
     row.computed_at = utcnow()
 
 
-def analyses_of(session: Session, submission_ids: Iterable[int]) -> dict[int, StoredAnalysis]:
-    """The stored analyses of these submissions, by submission id (missing ones left out)."""
-    ids = list(submission_ids)
-    found: dict[int, StoredAnalysis] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.scalars(
-            select(StoredAnalysis).where(StoredAnalysis.submission_id.in_(ids[start : start + 500]))
-        )
-        found |= {row.submission_id: row for row in rows}
-    return found
-
-
 def summaries_of(session: Session, submission_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Only the scores, the pattern and the cautions of these submissions' analyses, cut out
     of each record by the database (a whole record, with every finding and step, is many
