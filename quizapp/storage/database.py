@@ -160,12 +160,17 @@ def migrate_fresh(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
-    """The migration the database is at, and the newest one this code has (the head)."""
-    from alembic.runtime.migration import MigrationContext
+def schema_head() -> str | None:
+    """The newest migration this code has (read from the migration files)."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current, head
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def schema_revision(conn: Any) -> str | None:
+    """The migration the database on ``conn`` is at (a query: it also shows it answers)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()

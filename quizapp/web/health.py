@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app
-from sqlalchemy import text
 
+from ..storage.database import schema_head, schema_revision
 from . import pipeline
 from .extensions import db
 
@@ -23,20 +23,11 @@ def healthz() -> tuple[dict[str, str], int]:
 
 
 def _database() -> str:
-    engine = db.database.engine
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-    head = current_app.extensions.get("schema_head")
-    if head is None:  # read once: the migration files do not change while the app runs
-        from ..storage.database import schema_revisions
-
-        current, head = schema_revisions(engine)
-        current_app.extensions["schema_head"] = head
-    else:
-        from alembic.runtime.migration import MigrationContext
-
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+    with db.database.engine.connect() as conn:  # one query: reachable, and at which migration
+        current = schema_revision(conn)
+    if "schema_head" not in current_app.extensions:  # the migration files do not change
+        current_app.extensions["schema_head"] = schema_head()
+    head = current_app.extensions["schema_head"]
     if current != head:
         raise NotReady(f"the schema is at {current}, this code needs {head} (quizapp db upgrade)")
     return "ok"
