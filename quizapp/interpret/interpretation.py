@@ -127,7 +127,7 @@ def _facts(
         facts["pattern"] = report.pattern.closest
         facts["pattern.probability"] = report.pattern.probability
     for theme in instrument.themes:
-        ids = [i.id for i in instrument.items if theme in i.themes and i.id in keyed]
+        ids = [i for i in _themed_items(instrument, (theme,)) if i in keyed]
         facts[f"theme.{theme}.mean"] = _mean([keyed[i] for i in ids])
         if models.deviations is not None:
             facts[f"theme.{theme}.z"] = _mean([models.deviations[i] for i in ids])
@@ -141,9 +141,10 @@ def _evidence(
     models: ModelOutputs, *, most_insecure: bool,
 ) -> tuple[Evidence, ...]:  # fmt: skip
     rs = instrument.response_scale
+    themed = set(_themed_items(instrument, entry.themes))
     found = []
     for item, value in zip(instrument.items, raw, strict=True):
-        if item.id in keyed and set(item.themes) & set(entry.themes):
+        if item.id in themed and item.id in keyed:
             dev = models.deviations.get(item.id) if models.deviations is not None else None
             label = rs.labels[int(value) - rs.min]
             found.append((keyed[item.id], Evidence(item.id, item.text, label, dev)))
@@ -182,6 +183,7 @@ def interpret(
         )  # fmt: skip
 
     steps = sorted(content.steps, key=lambda s: (-outcome.step_weights.get(s.id, 0.0), s.number))
+    fired = set(outcome.fired_rules)
     return Interpretation(
         triggers=findings("trigger", content.triggers, insecure=True),
         strengths=findings("strength", content.strengths, insecure=False),
@@ -194,7 +196,7 @@ def interpret(
         cautions=tuple(Said(content.cautions[c], tuple(r)) for c, r in outcome.cautions.items()),
         full_estimates=models.full_estimates,
         fired_rules=tuple(outcome.fired_rules),
-        rule_notes=tuple((r.id, r.about) for r in rules.rules if r.id in outcome.fired_rules),
+        rule_notes=tuple((r.id, r.about) for r in rules.rules if r.id in fired),
         rules_version=rules.version,
         model_version=models.version,
         content_version=content.version,

@@ -85,15 +85,19 @@ class Rule:
 
     def holds(self, facts: Mapping[str, Any], entry: Mapping[str, Any] | None = None) -> bool:
         """Whether the rule's conditions hold for ``facts`` (and, in a ``for_each`` rule, the
-        ``entry.*`` facts of one trigger or strength)."""
+        ``entry.*`` facts of one trigger or strength). Plain loops: every submission tests
+        every rule, some once per trigger or strength."""
+        for fact, op, value in self.when:
+            if not _test(facts, entry, fact, op, value):
+                return False
+        return not self.any or any(_test(facts, entry, *c) for c in self.any)
 
-        def test(fact: str, op: str, value: Any) -> bool:
-            present = entry.get(fact) if entry is not None and fact in entry else facts.get(fact)
-            return present is not None and OPERATORS[op](present, value)
 
-        return all(test(*c) for c in self.when) and (
-            not self.any or any(test(*c) for c in self.any)
-        )
+def _test(
+    facts: Mapping[str, Any], entry: Mapping[str, Any] | None, fact: str, op: str, value: Any
+) -> bool:
+    present = entry[fact] if entry is not None and fact in entry else facts.get(fact)
+    return present is not None and OPERATORS[op](present, value)
 
 
 @dataclass(frozen=True)

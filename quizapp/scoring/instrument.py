@@ -43,6 +43,11 @@ class ResponseScale:
     def values(self) -> tuple[int, ...]:
         return tuple(range(self.min, self.max + 1))
 
+    @cached_property
+    def value_texts(self) -> frozenset[str]:
+        """The answers as a form sends them ("1" .. "5")."""
+        return frozenset(str(v) for v in self.values)
+
     def reverse(self, value: Value) -> Value:
         """Reverse-key a response, or an array of them: ``min + max - value`` (5 -> 1 on 1..5,
         7 -> 1 on 1..7). The one place the project reverses an answer."""

@@ -45,14 +45,16 @@ def store_submission(
     nonce: str,
     client_id: int | None = None,
     therapist_id: int | None = None,
+    finished_at: datetime | None = None,
 ) -> Stored:
-    """Insert one complete submission (it has an id); return it with its receipt code.
+    """Insert one complete submission (it has an id), finished at ``finished_at`` (default:
+    now); return it with its receipt code.
 
     A form whose nonce was stored before (a replay, or a second click) is refused by the
     database's unique nonce (an ``IntegrityError``): the caller rolls back and tells the two
     apart with :func:`nonce_used`.
     """
-    code, now = receipts.new_code(), utcnow()
+    code, now = receipts.new_code(), finished_at or utcnow()
     submission = insert_row(session, Submission, {
         "receipt_hash": receipts.digest(code),
         "form_nonce": nonce,

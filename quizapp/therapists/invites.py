@@ -143,6 +143,11 @@ def save_draft(invite: Invite, answers: Mapping[str, int], started: datetime) ->
     invite.draft_started_at = invite.draft_started_at or started
 
 
+def began_at(invite: Invite, started_at: datetime) -> datetime:
+    """When the client began: with saved answers, when they began the first time."""
+    return aware(invite.draft_started_at) if invite.draft_started_at else started_at
+
+
 def complete_invite(
     session: Session,
     invite: Invite,
@@ -151,16 +156,18 @@ def complete_invite(
     *,
     started_at: datetime,
     nonce: str,
+    finished_at: datetime | None = None,
 ) -> submissions.Stored:
     """Store the answers for the client and close the invite (one commit saves both)."""
     stored = submissions.store_submission(
         session,
         instrument,
         answers,
-        started_at=aware(invite.draft_started_at) if invite.draft_started_at else started_at,
+        started_at=began_at(invite, started_at),
         nonce=nonce,
         client_id=invite.client_id,
         therapist_id=invite.therapist_id,
+        finished_at=finished_at,
     )
     invite.completed_at = utcnow()
     invite.submission_id = stored.submission_id

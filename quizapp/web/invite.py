@@ -142,13 +142,15 @@ def answer(token: str) -> Any:
         return _quiz(token, invite, form, 422)
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
     stored = commit_submission(
-        lambda: invites.complete_invite(
-            db.session, invite, instrument, answers, started_at=began, nonce=started.nonce
+        instrument, answers, invites.began_at(invite, began),
+        lambda finished_at: invites.complete_invite(
+            db.session, invite, instrument, answers,
+            started_at=began, nonce=started.nonce, finished_at=finished_at,
         ),
         started.nonce,
         already="These answers were already sent. Your therapist has them.",
         report=invite.client_sees == "results",
-    )
+    )  # fmt: skip
     if stored is None:
         flash(
             "We could not save your answers just now. They are still filled in below: "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from flask import (
@@ -20,10 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from ..pipeline.jobs import queue_new_report
-from ..pipeline.stored import analyse_submission, store_analysis
+from ..pipeline.pipeline import Analysis
+from ..pipeline.stored import store_analysis
 from ..scoring.instrument import Instrument
 from ..storage import analyses, submissions
-from ..storage.tables import Submission
+from ..storage.tables import utcnow
 from . import get_instrument, pipeline
 from .extensions import db
 from .forms import form_class, issue_token, read_token
@@ -45,42 +46,63 @@ def _render(instrument: Instrument, form: object, status: int = 200) -> tuple[st
 
 def reject_tampering(instrument: Instrument, extra: tuple[str, ...] = ()) -> None:
     """Abort with 4xx for a post no honest browser sends (our form has only these fields)."""
+    form = request.form  # bound once: each ``request`` lookup goes through a context proxy
     allowed = {*instrument.item_ids, "csrf_token", "started", *extra}
-    unknown = sorted(set(request.form) - allowed)
+    unknown = sorted(set(form) - allowed)
     if unknown:
         abort(400, f"The form contained fields this questionnaire does not have: "
                    f"{', '.join(unknown[:5])}.")  # fmt: skip
-    if any(len(request.form.getlist(key)) > 1 for key in request.form):
+    if any(len(values) > 1 for values in form.listvalues()):
         abort(400, "The form sent more than one answer for a statement.")
-    valid = {str(v) for v in instrument.response_scale.values}
+    valid = instrument.response_scale.value_texts
     for item_id in instrument.item_ids:
-        value = request.form.get(item_id)
+        value = form.get(item_id)
         if value is not None and value not in valid:
             abort(400, f"The answer sent for statement {item_id} is not one of the choices.")
 
 
-def _analyse(submission: Submission) -> None:
-    """Add the analysis of a submission being stored (analyse once); if computing it fails,
-    the answers are stored all the same and the analysis is computed when they are read."""
+def _analyse(
+    instrument: Instrument, answers: Mapping[str, int], started_at: datetime, finished_at: datetime
+) -> Analysis | None:
+    """The analysis of answers about to be stored (analyse once); None if computing it fails:
+    a defect of ours must not cost a person their answers, so they are stored all the same and
+    analysed when they are read."""
     try:
-        analysis = analyse_submission(pipeline(), submission)
-    except Exception:  # a defect of ours must not cost a person their answers
-        current_app.logger.exception("analysing submission %s failed", submission.id)
-        return
-    store_analysis(pipeline(), db.session, submission, analysis)
+        return pipeline().analyse(
+            instrument.id, instrument.version, answers,
+            started_at=min(started_at, finished_at), finished_at=finished_at,
+        )  # fmt: skip
+    except Exception:
+        current_app.logger.exception("analysing a submission to %s failed", instrument.id)
+        return None
 
 
 def commit_submission(
-    store: Callable[[], submissions.Stored], nonce: str, *, already: str, report: bool = True
+    instrument: Instrument,
+    answers: Mapping[str, int],
+    started_at: datetime,
+    store: Callable[[datetime], submissions.Stored],
+    nonce: str,
+    *,
+    already: str,
+    report: bool = True,
 ) -> submissions.Stored | None:
-    """Run ``store``, add the analysis and (with ``report``) the job that renders the client
-    report, and commit the request's transaction; None when the database could not take it
-    (the caller shows the answers again, with 503). A form already stored is a 409 with the
-    message ``already``, also when its twin was committed a moment earlier."""
+    """Analyse the answers, then run ``store`` (it inserts the submission, finished at the time
+    it is given), add the analysis and (with ``report``) the job that renders the client report,
+    and commit the request's transaction; None when the database could not take it (the caller
+    shows the answers again, with 503). A form already stored is a 409 with the message
+    ``already``, also when its twin was committed a moment earlier.
+
+    The analysis is computed before the transaction writes anything: on SQLite the first insert
+    takes the database's write lock, which is then held only for the inserts, not for the
+    scoring, models and rules as well."""
+    finished_at = utcnow()
+    analysis = _analyse(instrument, answers, started_at, finished_at)
     job = None
     try:
-        stored = store()
-        _analyse(stored.submission)
+        stored = store(finished_at)
+        if analysis is not None:
+            store_analysis(pipeline(), db.session, stored.submission, analysis)
         if report and current_app.config["REPORT_PRERENDER"]:
             job = queue_new_report(db.session, pipeline(), stored.submission_id,
                                    secret_key=current_app.config["SECRET_KEY"],
@@ -158,10 +180,12 @@ def take(instrument_id: str) -> Response | tuple[str, int] | tuple[str, int, dic
         form = form_class(instrument)()
         form.validate()
         return _render(instrument, form, 422)
+    started_at = datetime.fromtimestamp(token.started, UTC)
     stored = commit_submission(
-        lambda: submissions.store_submission(
+        instrument, answers, started_at,
+        lambda finished_at: submissions.store_submission(
             db.session, instrument, answers,
-            started_at=datetime.fromtimestamp(token.started, UTC), nonce=token.nonce,
+            started_at=started_at, finished_at=finished_at, nonce=token.nonce,
         ),
         token.nonce,
         already="These answers were already submitted. Your result was saved the first "

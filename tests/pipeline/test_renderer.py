@@ -141,6 +141,8 @@ def test_the_renderer_process_renders_runs_below_the_web_and_stops_on_sigterm(
                 time.sleep(0.2)
             nice = int(Path(f"/proc/{renderer.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
             assert nice >= 10, "the renderer yields to the web workers"
+            if hasattr(os, "SCHED_IDLE"):  # and gets a core only when no web worker wants it
+                assert os.sched_getscheduler(renderer.pid) == os.SCHED_IDLE
             renderer.send_signal(signal.SIGTERM)
             assert renderer.wait(timeout=30) == 0
         finally:
