@@ -141,8 +141,7 @@ class _Forest:
     feature: Array
     threshold: Array
     missing_left: Array
-    left: Array
-    right: Array
+    child: Array  # node n's right child at 2n, its left child at 2n + 1
     value: Array
     depth: int
 
@@ -152,13 +151,14 @@ class _Forest:
         first = np.arange(trees)[:, None] * width
         own = first + np.arange(width)[None, :]
         leaf = a["detector_leaf"]
+        right = np.where(leaf, own, first + a["detector_right"]).ravel()
+        left = np.where(leaf, own, first + a["detector_left"]).ravel()
         return cls(
             roots=first[:, 0],
             feature=np.where(leaf, 0, a["detector_feature"]).ravel(),
             threshold=a["detector_threshold"].ravel(),
             missing_left=a["detector_missing_left"].ravel(),
-            left=np.where(leaf, own, first + a["detector_left"]).ravel(),
-            right=np.where(leaf, own, first + a["detector_right"]).ravel(),
+            child=np.stack([right, left], axis=1).ravel(),
             value=a["detector_value"].ravel(),
             depth=int(a["detector_depth"].max()),
         )
@@ -208,15 +208,18 @@ class CompiledModels:
     def random_score(self, raw: Array) -> Array:
         """Higher is more like a real answer pattern: minus the probability of "random"."""
         f = self._forest
-        rows = np.arange(raw.shape[0])[:, None]
-        node = np.broadcast_to(f.roots, (raw.shape[0], f.roots.size))
-        missing = bool(np.isnan(raw).any())
-        for _ in range(f.depth):  # a leaf leads to itself, so every tree walks ``depth`` steps
-            value = raw[rows, f.feature[node]]
-            left = value <= f.threshold[node]
-            if missing:
-                left = np.where(np.isnan(value), f.missing_left[node], left)
-            node = np.where(left, f.left[node], f.right[node])
+        if raw.shape[0] == 1 and not np.isnan(raw).any():  # one person, every item answered
+            answers, node = raw[0], f.roots
+            for _ in range(f.depth):  # a leaf leads to itself: every tree walks ``depth`` steps
+                node = f.child[2 * node + (answers[f.feature[node]] <= f.threshold[node])]
+            node = node[None, :]
+        else:
+            rows = np.arange(raw.shape[0])[:, None]
+            node = np.broadcast_to(f.roots, (raw.shape[0], f.roots.size))
+            for _ in range(f.depth):
+                value = raw[rows, f.feature[node]]
+                left = np.where(np.isnan(value), f.missing_left[node], value <= f.threshold[node])
+                node = f.child[2 * node + left]
         raw_score = self.arrays["detector_baseline"][0] + f.value[node].sum(axis=1)
         score: Array = -1.0 / (1.0 + np.exp(-raw_score))
         return score

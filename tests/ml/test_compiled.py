@@ -81,6 +81,8 @@ def test_random_answers_are_flagged_alike(bank: dict[str, Instrument], name: str
         assert_allclose(compiled.random_score(rows), detector.score_samples(rows), rtol=0,
                         atol=1e-12)  # fmt: skip
         assert np.array_equal(compiled.random_pattern(rows), detector.predict(rows) == -1)
+        one_at_a_time = [compiled.random_score(row[None, :])[0] for row in rows[:200]]
+        assert_allclose(one_at_a_time, detector.score_samples(rows[:200]), rtol=0, atol=1e-12)
     assert compiled.random_pattern(uniform).mean() > 0.6
 
 
