@@ -328,6 +328,45 @@ def check_pages(browser: Browser, base: str, paths: list[str], state: Any = None
             context.close()
 
 
+CLIPPED_OR_MOVING = """() => {
+  const found = {clipped: [], moving: []};
+  for (const el of document.querySelectorAll('body *')) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const hides = ['hidden', 'clip'].includes(style.overflowX) || style.textOverflow === 'ellipsis';
+    if (hides && el.scrollWidth > el.clientWidth + 1 && el.textContent.trim())
+      found.clipped.push(el.tagName + ': ' + el.textContent.trim().slice(0, 40));
+    const moves = style.animationName !== 'none' ||
+      style.transitionDuration.split(',').some(d => parseFloat(d) > 0);
+    if (moves) found.moving.push(el.tagName + '.' + el.className);
+  }
+  found.moving.push(...document.getAnimations().map(a => 'animation ' + a.id));
+  found.scrollBehavior = getComputedStyle(document.documentElement).scrollBehavior;
+  return found;
+}"""
+
+
+def check_zoomed(browser: Browser, base: str, paths: list[str], state: Any = None) -> None:
+    """Every page as a 1280 x 800 window shows it zoomed to 200% (a 640 px wide viewport at two
+    device pixels per CSS pixel), with reduced motion asked for: no sideways scroll, no text cut
+    off by its box, nothing that moves (WCAG 2.2 1.4.4, 1.4.10 and 2.3.3)."""
+    context = browser.new_context(
+        base_url=base, viewport={"width": 640, "height": 400}, device_scale_factor=2,
+        reduced_motion="reduce", storage_state=state)  # fmt: skip
+    page = context.new_page()
+    for path in paths:
+        response = page.goto(path)
+        assert response is not None and response.status < 400, (path, response)
+        assert page.evaluate("window.devicePixelRatio") == 2
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 640, f"{path} at 200% zoom is {wide} CSS px wide in 640"
+        found = page.evaluate(CLIPPED_OR_MOVING)
+        assert found["clipped"] == [], f"{path} at 200% zoom cuts off text: {found['clipped']}"
+        assert found["moving"] == [], f"{path} moves with reduced motion: {found['moving']}"
+        assert found["scrollBehavior"] == "auto", path
+    context.close()
+
+
 def assert_counter_shows(page: Page, answered: int, total: int) -> None:
     """The progress line reads "<answered> of <total> answered" on the screen. Its number is
     drawn by a CSS counter (so it counts without JavaScript), which is no text in the page:
@@ -579,3 +618,6 @@ def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Sessi
                 ["/", "/quiz/quick", "/quiz/full", result, f"{result}/delete", "/privacy",
                  "/open", "/therapists", "/steps/", step, "/account/sign-in",
                  "/account/sign-up", "/account/reset", "/r/deleted"])  # fmt: skip
+    check_zoomed(session.context.browser, session.base,  # type: ignore[arg-type]
+                 ["/", "/quiz/quick", result, f"{result}/delete", "/privacy", "/open",
+                  "/therapists", step, "/account/sign-in"])  # fmt: skip

@@ -24,6 +24,7 @@ from .test_quiz_e2e import (  # noqa: F401  # live_server and open_session are f
     SHOTS,
     Session,
     check_pages,
+    check_zoomed,
     expected,
     expected_pattern,
     item_text,
@@ -191,6 +192,7 @@ def test_therapist_invites_client_reads_result_and_exports(
     state = therapist.context.storage_state()
     # Issue 14, deliverable 3: no axe-core violation, light and dark, at 390 and 320 px.
     check_pages(therapist.context.browser, therapist.base, pages, state)  # type: ignore[arg-type]
+    check_zoomed(therapist.context.browser, therapist.base, pages, state)  # type: ignore[arg-type]
     for width in (390, 320):
         phone = therapist.context.browser.new_context(  # type: ignore[union-attr]
             base_url=therapist.base, viewport={"width": width, "height": 800},
