@@ -223,7 +223,8 @@ class Client(Base):
     __tablename__ = "clients"
     __table_args__ = (
         UniqueConstraint("therapist_id", "label"),
-        Index("ix_clients_therapist_activity", "therapist_id", "last_activity_at"),
+        # the dashboard's list and label search read this index alone (migration 9d3b6f1e2c47)
+        Index("ix_clients_therapist_activity", "therapist_id", "last_activity_at", "id", "label"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -70,24 +70,38 @@ class ClientRow:
     last_activity: datetime
 
 
-def _label_pattern(search: str) -> str:
-    """A LIKE pattern matching ``search`` anywhere in a label, with LIKE's wildcards escaped."""
-    escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _label_pattern(search: str, *, fold: bool) -> str:
+    """A LIKE pattern matching ``search`` anywhere in a label, with LIKE's wildcards escaped;
+    ``fold``: in lower case, for a database whose LIKE tells cases apart."""
+    text = search.strip().lower() if fold else search.strip()
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
 def list_clients(
     session: Session, therapist_id: int, search: str = "", page: int = 1, per_page: int = PER_PAGE
 ) -> Page[ClientRow]:
-    """One page of clients, most recently active first; ``search`` matches part of a label."""
+    """One page of clients, most recently active first; ``search`` matches part of a label,
+    whatever its case.
+
+    Both read one index (therapist, activity, id, label) and no client row. The first page is
+    read before the clients are counted, and a first page that is not full is the count: a
+    search that finds a few clients passes over the index once, not twice. A later page needs
+    the count first, to keep the page number within the pages there are."""
     searching = bool(search.strip())
-    values: dict[str, Any] = {"therapist": therapist_id}
-    if searching:
-        values["pattern"] = _label_pattern(search)
-    total = session.scalar(_COUNT_MATCHING if searching else _COUNT, values) or 0
-    page, pages = page_of(page, total, per_page)
-    values |= {"limit": per_page, "offset": (page - 1) * per_page}
-    clients = session.execute(_PAGE_MATCHING if searching else _PAGE, values).all()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    values: dict[str, Any] = {"therapist": therapist_id, "limit": per_page}
+    if searching:  # SQLite's LIKE ignores the case of ASCII letters, PostgreSQL's does not
+        values["pattern"] = _label_pattern(search, fold=not sqlite)
+    count, listing = _SEARCH[sqlite] if searching else (_COUNT, _PAGE)
+    if page <= 1:
+        page, clients = 1, session.execute(listing, values | {"offset": 0}).all()
+        total = len(clients) if len(clients) < per_page else session.scalar(count, values) or 0
+        pages = page_of(1, total, per_page)[1]
+    else:
+        total = session.scalar(count, values) or 0
+        page, pages = page_of(page, total, per_page)
+        clients = session.execute(listing, values | {"offset": (page - 1) * per_page}).all()
     ids = [c.id for c in clients]
     done: dict[int, tuple[int, datetime | None]] = dict.fromkeys(ids, (0, None))
     for cid, n, last in session.execute(_DONE, {"ids": ids}):
@@ -112,9 +126,7 @@ def list_clients(
 
 # The dashboard's statements, built once (with their cache keys): it runs them on every view.
 _MINE = Client.therapist_id == bindparam("therapist")
-_MATCHING = func.lower(Client.label).like(bindparam("pattern"), escape="\\")
 _COUNT = select(func.count()).select_from(Client).where(_MINE)
-_COUNT_MATCHING = _COUNT.where(_MATCHING)
 _PAGE = (
     select(Client.id, Client.label, Client.last_activity_at)
     .where(_MINE)
@@ -122,7 +134,13 @@ _PAGE = (
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-_PAGE_MATCHING = _PAGE.where(_MATCHING)
+_SEARCH = {  # by whether the database is SQLite: (count, page)
+    sqlite: (_COUNT.where(matching), _PAGE.where(matching))
+    for sqlite, matching in (
+        (True, Client.label.like(bindparam("pattern"), escape="\\")),
+        (False, func.lower(Client.label).like(bindparam("pattern"), escape="\\")),
+    )
+}
 _DONE = (
     select(Submission.client_id, func.count(), func.max(Submission.finished_at))
     .where(Submission.client_id.in_(bindparam("ids")))

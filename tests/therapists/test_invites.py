@@ -415,9 +415,11 @@ def test_dashboard_shows_25_clients_a_page(app: Flask, therapist: Therapist) -> 
 
 
 def test_search_finds_labels_ignoring_case_literally(app: Flask, therapist: Therapist) -> None:
-    make_clients(app, therapist.email, [f"C-{n:03d}" for n in range(1, 13)] + SPECIAL)
+    make_clients(app, therapist.email, [f"C-{n:03d}" for n in range(1, 13)] + SPECIAL + ["Émile B"])
     expected = {
         "mixed": {"MiXeD Case"},
+        "Émile": {"Émile B"},  # typed as written, a label with a letter beyond ASCII is found
+        "mile b": {"Émile B"},
         "50%": {"50%_off"},
         "_": {"50%_off", "a_b"},
         "A_B": {"a_b"},
