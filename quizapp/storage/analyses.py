@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -88,13 +88,17 @@ def summaries_of(session: Session, submission_ids: Iterable[int]) -> dict[int, d
     of each record by the database (a whole record, with every finding and step, is many
     times larger): what lists of results show."""
     ids = list(submission_ids)
-    record = StoredAnalysis.record
-    columns = (StoredAnalysis.submission_id, record["schema"], record["scales"],
-               record["pattern"], record["cautions"])  # fmt: skip
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        chosen = select(*columns).where(StoredAnalysis.submission_id.in_(ids[start : start + 500]))
-        for key, schema, scales, pattern, cautions in session.execute(chosen):
+        chunk = {"ids": ids[start : start + 500]}
+        for key, schema, scales, pattern, cautions in session.execute(_SUMMARIES, chunk):
             found[key] = {"schema": schema, "scales": scales, "pattern": pattern,
                           "cautions": cautions or []}  # fmt: skip
     return found
+
+
+# Built once (with its cache key): every list of results runs it.
+_SUMMARIES = select(
+    StoredAnalysis.submission_id, StoredAnalysis.record["schema"], StoredAnalysis.record["scales"],
+    StoredAnalysis.record["pattern"], StoredAnalysis.record["cautions"],
+).where(StoredAnalysis.submission_id.in_(bindparam("ids", expanding=True)))  # fmt: skip

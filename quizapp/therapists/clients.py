@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from ..scoring.engine import ScoreReport
 from ..storage.tables import Client, Invite, Submission, aware, utcnow
@@ -158,6 +158,16 @@ _OPEN_COUNTS = (
 )
 _RECENT = (
     select(Submission, Client.label)
+    .options(
+        load_only(
+            Submission.id,
+            Submission.client_id,
+            Submission.instrument_id,
+            Submission.instrument_version,
+            Submission.started_at,
+            Submission.finished_at,
+        )
+    )  # no answers: the list shows stored scores
     .join(Client, Client.id == Submission.client_id)
     .where(Submission.therapist_id == bindparam("therapist"))
     .order_by(Submission.finished_at.desc())

@@ -11,6 +11,7 @@ import io
 import json
 import re
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from flask import Flask
@@ -396,7 +397,7 @@ def listed(t: Therapist, **query: str) -> tuple[list[str], str]:
     """The client labels on a dashboard page, and the page."""
     page = t.web.get("/therapist/", query_string=query).get_data(as_text=True)
     table = section(page, 'id="clients-h"')
-    found = re.findall(r'<td><a href="/therapist/clients/\d+">([^<]*)</a></td>', table)
+    found = re.findall(r'<td><a href="clients/\d+">([^<]*)</a></td>', table)
     return [html.unescape(label) for label in found], page
 
 
@@ -440,8 +441,13 @@ def test_dashboard_lists_pending_and_completed(app: Flask, therapist: Therapist)
     pending = section(page, 'id="pending-h"')
     assert "P-waiting" in pending and "not opened yet" in pending and "D-done" not in pending
     completed = section(page, 'id="done-h"')
-    assert f"/therapist/clients/{done}/results/{sid}" in completed and "D-done" in completed
-    assert "P-waiting" not in completed
+    assert "D-done" in completed and "P-waiting" not in completed
+    # every row's link, read as a browser reads it from this page, leads to that row's page
+    links = {urljoin("/therapist/", href) for href in re.findall(r'<td><a href="([^"]+)"', page)}
+    assert f"/therapist/clients/{done}/results/{sid}" in links
+    assert f"/therapist/clients/{done}" in links
+    for link in links:
+        assert therapist.web.get(link).status_code == 200, link
 
 
 # ---- CSV and change over time --------------------------------------------------------------
