@@ -108,7 +108,7 @@ def fill(url: str, therapist_id: int, clients: int) -> None:
         ])  # fmt: skip
     if engine.dialect.name == "postgresql":  # as autovacuum does after a change this size
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+            conn.execute(text("VACUUM ANALYZE"))  # statistics, and the visibility map
     engine.dispose()
 
 

@@ -21,7 +21,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..reports.options import KINDS, PAGE_SIZES
@@ -115,7 +118,8 @@ class StoredAnalysis(Base):
         ForeignKey("content_snapshots.version", ondelete="RESTRICT"), index=True
     )
     model_version: Mapped[str | None] = mapped_column(String(80), default=None)
-    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # jsonb on PostgreSQL: lists of results cut their scores out of it (migration e81a4c2d5b93)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -237,6 +241,17 @@ class Client(Base):
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# PostgreSQL only: the dashboard's label search from trigrams (pg_trgm; migration e81a4c2d5b93)
+Index(
+    "ix_clients_label_trigrams",
+    func.lower(Client.label).label("lower_label"),
+    postgresql_using="gin",
+    postgresql_ops={"lower_label": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
+_WAITING = text("completed_at IS NULL AND revoked_at IS NULL")
+
+
 class Invite(Base):
     """An invitation to take one questionnaire for a therapist (only the token's SHA-256 is
     stored). Consent is stored with the version of the consent text; unfinished answers are
@@ -249,6 +264,14 @@ class Invite(Base):
         CheckConstraint("completed_at IS NULL OR consented_at IS NOT NULL", name="consent_first"),
         Index(
             "ix_invites_therapist_open", "therapist_id", "completed_at", "revoked_at", "created_at"
+        ),
+        # the dashboard's waiting invitations, oldest first (migration e81a4c2d5b93)
+        Index(
+            "ix_invites_therapist_waiting",
+            "therapist_id",
+            "created_at",
+            postgresql_where=_WAITING,
+            sqlite_where=_WAITING,
         ),
     )
 
