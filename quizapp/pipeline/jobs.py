@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import receipts
-from ..storage.database import insert_values
+from ..storage.database import Linked, insert_values
 from ..storage.tables import RenderedReport, aware, utcnow
 from .pipeline import Pipeline
 
@@ -119,14 +119,21 @@ def queue_new_report(
 ) -> int:
     """Add the job that renders the client report of a submission being stored (one INSERT
     in its transaction; the caller commits); return the job's id."""
+    kind, values = new_report_row(pipeline, secret_key=secret_key, receipt=receipt)
+    return insert_values(session, kind, {"submission_id": submission_id, **values})
+
+
+def new_report_row(pipeline: Pipeline, *, secret_key: str, receipt: str) -> Linked:
+    """The job that renders the client report of a submission about to be stored with it
+    (``linked`` in ``store_submission``)."""
     now = utcnow()
-    return insert_values(session, RenderedReport, {
-        "submission_id": submission_id, "kind": "client", "page_size": "A4",
+    return RenderedReport, {
+        "kind": "client", "page_size": "A4",
         "template_version": pipeline.report_version, "status": "pending", "attempts": 0,
         "priority": BACKGROUND, "job_key": seal_receipt(secret_key, receipt), "pdf": None,
         "error": None, "claimed_until": None, "not_before": None, "created_at": now,
         "updated_at": now,
-    })  # fmt: skip
+    }  # fmt: skip
 
 
 def request_report(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..interpret.content import Content, content_from_source
 from ..scoring.engine import ScoreReport
 from ..storage import analyses
+from ..storage.database import Linked
 from ..storage.tables import StoredAnalysis, Submission
 from .pipeline import Analysis, OutdatedInstrument, Pipeline
 from .records import from_record, report_from_record, to_record
@@ -61,6 +62,18 @@ def store_analysis(
         session, submission.id, to_record(analysis),
         rules_version=interpretation.rules_version, content_version=content.version,
         model_version=interpretation.model_version, new=new,
+    )  # fmt: skip
+
+
+def analysis_row(pipeline: Pipeline, session: Session, analysis: Analysis) -> Linked:
+    """The row of an analysis for a submission about to be stored with it (``linked`` in
+    ``store_submission``); keeps the content snapshot it needs."""
+    content = pipeline.interpreter.content
+    analyses.keep_content(session, content.version, content.source)
+    interpretation = analysis.interpretation
+    return StoredAnalysis, analyses.analysis_values(
+        to_record(analysis), rules_version=interpretation.rules_version,
+        content_version=content.version, model_version=interpretation.model_version,
     )  # fmt: skip
 
 

@@ -54,6 +54,19 @@ def content_source(session: Session, version: str) -> Mapping[str, Any] | None:
     return None if snapshot is None else snapshot.source
 
 
+def analysis_values(
+    record: Mapping[str, Any],
+    *,
+    rules_version: str,
+    content_version: str,
+    model_version: str | None,
+) -> dict[str, Any]:
+    """An analysis row's values, but its submission's id."""
+    return {"record": dict(record), "rules_version": rules_version,
+            "content_version": content_version, "model_version": model_version,
+            "computed_at": utcnow()}  # fmt: skip
+
+
 def save_analysis(
     session: Session,
     submission_id: int,
@@ -66,21 +79,21 @@ def save_analysis(
 ) -> None:
     """Store (or replace, when an operator recomputes) the analysis of a submission; ``new``:
     the submission has none yet (it is being stored), so there is nothing to look up."""
-    values = {"record": dict(record), "rules_version": rules_version,
-              "content_version": content_version, "model_version": model_version}  # fmt: skip
+    values = analysis_values(
+        record, rules_version=rules_version, content_version=content_version,
+        model_version=model_version,
+    )  # fmt: skip
     if new:
-        added = {"submission_id": submission_id, "computed_at": utcnow()}
-        insert_values(session, StoredAnalysis, added | values)
+        insert_values(session, StoredAnalysis, {"submission_id": submission_id} | values)
         return
     row = session.get(StoredAnalysis, submission_id)
     if row is None:
-        session.add(StoredAnalysis(submission_id=submission_id, computed_at=utcnow(), **values))
+        session.add(StoredAnalysis(submission_id=submission_id, **values))
         return
     # recomputed: its PDFs say what it said before, and are rendered again
     session.execute(delete(RenderedReport).where(RenderedReport.submission_id == submission_id))
     for name, value in values.items():
         setattr(row, name, value)
-    row.computed_at = utcnow()
 
 
 def summaries_of(session: Session, submission_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

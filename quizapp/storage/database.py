@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Insert, Table, create_engine, event, insert, text
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy import (
+    Engine,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from .deadline import CONNECT_SECONDS, limit_round_trips
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-Row = TypeVar("Row", bound=DeclarativeBase)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -128,12 +139,67 @@ def insert_values(session: Session, kind: type[DeclarativeBase], values: Mapping
     return int(session.connection().execute(returning, values).scalar_one())
 
 
-def insert_row(session: Session, kind: type[Row], values: Mapping[str, Any]) -> Row:
-    """:func:`insert_values`, returning the row as a detached object (adding it to a session
-    attaches it as the row it is; nothing inserts it twice)."""
-    row = kind(**{**values, "id": insert_values(session, kind, values)})
-    make_transient_to_detached(row)
-    return row
+Linked = tuple[type[DeclarativeBase], Mapping[str, Any]]
+_together: dict[tuple[Any, ...], Select[Any]] = {}  # by the shape of the rows: built once
+
+
+def insert_together(
+    session: Session,
+    kind: type[DeclarativeBase],
+    values: Mapping[str, Any],
+    linked: Sequence[Linked],
+    *,
+    link: str = "submission_id",
+) -> tuple[int, tuple[int, ...]]:
+    """INSERT one row of ``kind`` (as :func:`insert_values`) and the ``linked`` rows that point
+    at it (their ``link`` column gets its new id) on the session's connection and transaction;
+    return its id and theirs (0 for a table without one).
+
+    On PostgreSQL that is one statement (data-modifying ``WITH`` clauses), so one round trip to
+    the server instead of one per row; elsewhere it is one INSERT each."""
+    if not linked or session.get_bind().dialect.name != "postgresql":
+        new_id = insert_values(session, kind, values)
+        return new_id, tuple(insert_values(session, k, {**v, link: new_id}) for k, v in linked)
+    shape = (kind, tuple(values), tuple((k, tuple(v)) for k, v in linked), link)
+    if shape not in _together:
+        _together[shape] = _statement_together(*shape)
+    params = {f"r0_{column}": value for column, value in values.items()}
+    for i, (_kind, row) in enumerate(linked, 1):
+        params |= {f"r{i}_{column}": value for column, value in row.items()}
+    first, *others = session.connection().execute(_together[shape], params).one()
+    return int(first), tuple(int(other) for other in others)
+
+
+def _statement_together(
+    kind: type[DeclarativeBase],
+    columns: tuple[str, ...],
+    linked: tuple[tuple[type[DeclarativeBase], tuple[str, ...]], ...],
+    link: str,
+) -> Select[Any]:
+    """``WITH r0 AS (INSERT ... RETURNING id), r1 AS (INSERT ... SELECT r0.id, ...), ...
+    SELECT r0.id, r1.id, ...``: PostgreSQL runs every clause of it, as one statement."""
+    table = cast(Table, kind.__table__)
+    first = (
+        insert(table)
+        .values({c: bindparam(f"r0_{c}", type_=table.c[c].type) for c in columns})
+        .returning(table.c.id)
+        .cte("r0")
+    )
+    clauses: list[Any] = []
+    ids: list[Any] = [first.c.id]
+    for i, (other, other_columns) in enumerate(linked, 1):
+        t = cast(Table, other.__table__)
+        source = select(first.c.id, *(bindparam(f"r{i}_{c}", type_=t.c[c].type)
+                                      for c in other_columns))  # fmt: skip
+        statement = insert(t).from_select([link, *other_columns], source)
+        if "id" in t.c:
+            clause = statement.returning(t.c.id).cte(f"r{i}")
+            ids.append(select(clause.c.id).scalar_subquery())
+        else:
+            clause = statement.cte(f"r{i}")
+            ids.append(literal_column("0"))
+        clauses.append(clause)
+    return select(*ids).add_cte(*clauses)
 
 
 def alembic_config(url: str) -> AlembicConfig:

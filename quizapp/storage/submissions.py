@@ -6,16 +6,16 @@ submission and whatever goes with it (closing an invitation) are saved together 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..scoring.instrument import Instrument
 from . import receipts
-from .database import insert_row
+from .database import Linked, insert_together
 from .tables import StoredAnalysis, Submission, utcnow
 
 
@@ -25,6 +25,7 @@ class Stored(NamedTuple):
 
     receipt: str
     submission: Submission
+    linked: tuple[int, ...] = ()  # the ids of the rows stored with it (``linked``), in order
 
     @property
     def submission_id(self) -> int:
@@ -46,16 +47,20 @@ def store_submission(
     client_id: int | None = None,
     therapist_id: int | None = None,
     finished_at: datetime | None = None,
+    receipt: str | None = None,
+    linked: Sequence[Linked] = (),
 ) -> Stored:
     """Insert one complete submission (it has an id), finished at ``finished_at`` (default:
-    now); return it with its receipt code.
+    now), with the receipt code ``receipt`` (default: a new one), and the ``linked`` rows that
+    belong to it (its analysis, its report's job: their ``submission_id`` is filled in); return
+    it with its receipt code and the linked rows' ids.
 
     A form whose nonce was stored before (a replay, or a second click) is refused by the
     database's unique nonce (an ``IntegrityError``): the caller rolls back and tells the two
     apart with :func:`nonce_used`.
     """
-    code, now = receipts.new_code(), finished_at or utcnow()
-    submission = insert_row(session, Submission, {
+    code, now = receipt or receipts.new_code(), finished_at or utcnow()
+    values = {
         "receipt_hash": receipts.digest(code),
         "form_nonce": nonce,
         "instrument_id": instrument.id,
@@ -65,8 +70,11 @@ def store_submission(
         "finished_at": now,
         "client_id": client_id,
         "therapist_id": therapist_id,
-    })  # fmt: skip
-    return Stored(code, submission)
+    }
+    new_id, linked_ids = insert_together(session, Submission, values, linked)
+    submission = Submission(**values, id=new_id)
+    make_transient_to_detached(submission)  # the row it is: adding it to a session inserts nothing
+    return Stored(code, submission, linked_ids)
 
 
 def find_submission(session: Session, code: str) -> Submission | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..scoring.instrument import Instrument
 from ..storage import receipts, submissions
+from ..storage.database import Linked
 from ..storage.tables import Client, Invite, Submission, aware, utcnow
 from .audit import audit
 from .clients import touch
@@ -157,8 +158,11 @@ def complete_invite(
     started_at: datetime,
     nonce: str,
     finished_at: datetime | None = None,
+    receipt: str | None = None,
+    linked: Sequence[Linked] = (),
 ) -> submissions.Stored:
-    """Store the answers for the client and close the invite (one commit saves both)."""
+    """Store the answers for the client (with the ``linked`` rows, as ``store_submission``)
+    and close the invite (one commit saves both)."""
     stored = submissions.store_submission(
         session,
         instrument,
@@ -168,6 +172,8 @@ def complete_invite(
         client_id=invite.client_id,
         therapist_id=invite.therapist_id,
         finished_at=finished_at,
+        receipt=receipt,
+        linked=linked,
     )
     invite.completed_at = utcnow()
     invite.submission_id = stored.submission_id

@@ -143,9 +143,9 @@ def answer(token: str) -> Any:
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
     stored = commit_submission(
         instrument, answers, invites.began_at(invite, began),
-        lambda finished_at: invites.complete_invite(
-            db.session, invite, instrument, answers,
-            started_at=began, nonce=started.nonce, finished_at=finished_at,
+        lambda finished_at, receipt, linked: invites.complete_invite(
+            db.session, invite, instrument, answers, started_at=began, nonce=started.nonce,
+            finished_at=finished_at, receipt=receipt, linked=linked,
         ),
         started.nonce,
         already="These answers were already sent. Your therapist has them.",

@@ -19,11 +19,12 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from ..pipeline.jobs import queue_new_report
+from ..pipeline.jobs import new_report_row
 from ..pipeline.pipeline import Analysis
-from ..pipeline.stored import store_analysis
+from ..pipeline.stored import analysis_row
 from ..scoring.instrument import Instrument
-from ..storage import analyses, submissions
+from ..storage import analyses, receipts, submissions
+from ..storage.database import Linked
 from ..storage.tables import utcnow
 from . import get_instrument, pipeline
 from .extensions import db
@@ -81,32 +82,31 @@ def commit_submission(
     instrument: Instrument,
     answers: Mapping[str, int],
     started_at: datetime,
-    store: Callable[[datetime], submissions.Stored],
+    store: Callable[[datetime, str, list[Linked]], submissions.Stored],
     nonce: str,
     *,
     already: str,
     report: bool = True,
 ) -> submissions.Stored | None:
     """Analyse the answers, then run ``store`` (it inserts the submission, finished at the time
-    it is given), add the analysis and (with ``report``) the job that renders the client report,
-    and commit the request's transaction; None when the database could not take it (the caller
-    shows the answers again, with 503). A form already stored is a 409 with the message
-    ``already``, also when its twin was committed a moment earlier.
+    and with the receipt code it is given, with the rows it is given: the analysis and, with
+    ``report``, the job that renders the client report), and commit the request's transaction;
+    None when the database could not take it (the caller shows the answers again, with 503). A
+    form already stored is a 409 with the message ``already``, also when its twin was
+    committed a moment earlier.
 
-    The analysis is computed before the transaction writes anything: on SQLite the first insert
-    takes the database's write lock, which is then held only for the inserts, not for the
-    scoring, models and rules as well."""
-    finished_at = utcnow()
+    Everything is computed before the transaction writes anything: on SQLite the first insert
+    takes the database's write lock, which is then held only for the inserts; on PostgreSQL
+    the submission, its analysis and its job go in one statement."""
+    finished_at, receipt = utcnow(), receipts.new_code()
     analysis = _analyse(instrument, answers, started_at, finished_at)
-    job = None
     try:
-        stored = store(finished_at)
-        if analysis is not None:
-            store_analysis(pipeline(), db.session, stored.submission, analysis)
-        if report and current_app.config["REPORT_PRERENDER"]:
-            job = queue_new_report(db.session, pipeline(), stored.submission_id,
-                                   secret_key=current_app.config["SECRET_KEY"],
-                                   receipt=stored.receipt)  # fmt: skip
+        linked = [] if analysis is None else [analysis_row(pipeline(), db.session, analysis)]
+        job = report and current_app.config["REPORT_PRERENDER"]
+        if job:
+            linked.append(new_report_row(pipeline(), secret_key=current_app.config["SECRET_KEY"],
+                                         receipt=receipt))  # fmt: skip
+        stored = store(finished_at, receipt, linked)
         db.session.commit()
     except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()
@@ -119,8 +119,8 @@ def commit_submission(
             abort(409, already)
         current_app.logger.exception("could not store a submission")
         return None
-    if job is not None:
-        wake(job)
+    if job:
+        wake(stored.linked[-1])
     return stored
 
 
@@ -183,9 +183,9 @@ def take(instrument_id: str) -> Response | tuple[str, int] | tuple[str, int, dic
     started_at = datetime.fromtimestamp(token.started, UTC)
     stored = commit_submission(
         instrument, answers, started_at,
-        lambda finished_at: submissions.store_submission(
-            db.session, instrument, answers,
-            started_at=started_at, finished_at=finished_at, nonce=token.nonce,
+        lambda finished_at, receipt, linked: submissions.store_submission(
+            db.session, instrument, answers, started_at=started_at, finished_at=finished_at,
+            nonce=token.nonce, receipt=receipt, linked=linked,
         ),
         token.nonce,
         already="These answers were already submitted. Your result was saved the first "
