@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Engine,
@@ -43,6 +44,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, *, deadline: float | None = None, **options: Any) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, foreign keys and secure delete; errors
     do not show statement parameters.
@@ -56,6 +61,10 @@ def make_engine(url: str, *, deadline: float | None = None, **options: Any) -> E
     # A failed statement's error names its SQL, never its values (answers, hashes, tokens),
     # so no log line or traceback carries them.
     options.setdefault("hide_parameters", True)
+    # JSON columns (answers, analyses) through orjson: a result's analysis is a few kilobytes
+    # of JSON, written with every submission and read with every view of its page.
+    options.setdefault("json_serializer", _json_text)
+    options.setdefault("json_deserializer", orjson.loads)
     postgresql = url.startswith("postgresql")
     if postgresql and deadline:
         statement_ms = max(500, int((deadline - 0.5) * 1000))
