@@ -58,6 +58,9 @@ def test_dashboard_queries_need_no_sort(tmp_path: Path, query: Callable[[Session
     database.dispose()
     assert found, "no query was sent"
     for plan in found:
+        if plan.startswith("CO-ROUTINE anon_"):  # a page cut first, in a subquery: reading and
+            # ordering its own few rows again is neither a table read nor a sort of a table
+            plan = re.sub(r" \| SCAN anon_\d+| \| USE TEMP B-TREE FOR ORDER BY$", "", plan)
         assert "TEMP B-TREE" not in plan, plan
         assert not re.search(r"SCAN (?!CONSTANT|\()", plan), f"a table read in full: {plan}"
 
