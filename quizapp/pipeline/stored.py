@@ -41,28 +41,17 @@ def analyse_and_store(pipeline: Pipeline, session: Session, submission: Submissi
     """Analyse a submission and store its analysis (and the content snapshot it needs),
     replacing one stored before."""
     analysis = analyse_submission(pipeline, submission)
-    store_analysis(pipeline, session, submission, analysis, new=False)
+    store_analysis(pipeline, session, submission, analysis)
     return analysis
 
 
 def store_analysis(
-    pipeline: Pipeline,
-    session: Session,
-    submission: Submission,
-    analysis: Analysis,
-    *,
-    new: bool = True,
+    pipeline: Pipeline, session: Session, submission: Submission, analysis: Analysis
 ) -> None:
-    """Add a computed analysis (and the content snapshot it needs) to the session; ``new``:
-    the submission is being stored and has none yet."""
-    content = pipeline.interpreter.content
-    analyses.keep_content(session, content.version, content.source)
-    interpretation = analysis.interpretation
-    analyses.save_analysis(
-        session, submission.id, to_record(analysis),
-        rules_version=interpretation.rules_version, content_version=content.version,
-        model_version=interpretation.model_version, new=new,
-    )  # fmt: skip
+    """Store the analysis of a stored submission (and the content snapshot it needs),
+    replacing one stored before."""
+    _kind, values = analysis_row(pipeline, session, analysis)
+    analyses.save_analysis(session, submission.id, values)
 
 
 def analysis_row(pipeline: Pipeline, session: Session, analysis: Analysis) -> Linked:
@@ -154,6 +143,7 @@ def copy_analysis(
     if row is None:
         analyse_and_store(pipeline, session, copy)
         return
-    analyses.save_analysis(session, copy.id, row.record, rules_version=row.rules_version,
-                           content_version=row.content_version,
-                           model_version=row.model_version)  # fmt: skip
+    analyses.save_analysis(session, copy.id, analyses.analysis_values(
+        row.record, rules_version=row.rules_version, content_version=row.content_version,
+        model_version=row.model_version,
+    ))  # fmt: skip

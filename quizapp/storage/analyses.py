@@ -15,7 +15,6 @@ from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .database import insert_values
 from .tables import ContentSnapshot, RenderedReport, StoredAnalysis, utcnow
 
 # Content versions this process has seen stored, per database: analyses refer to their
@@ -67,30 +66,13 @@ def analysis_values(
             "computed_at": utcnow()}  # fmt: skip
 
 
-def save_analysis(
-    session: Session,
-    submission_id: int,
-    record: Mapping[str, Any],
-    *,
-    rules_version: str,
-    content_version: str,
-    model_version: str | None,
-    new: bool = False,
-) -> None:
-    """Store (or replace, when an operator recomputes) the analysis of a submission; ``new``:
-    the submission has none yet (it is being stored), so there is nothing to look up."""
-    values = analysis_values(
-        record, rules_version=rules_version, content_version=content_version,
-        model_version=model_version,
-    )  # fmt: skip
-    if new:
-        insert_values(session, StoredAnalysis, {"submission_id": submission_id} | values)
-        return
+def save_analysis(session: Session, submission_id: int, values: Mapping[str, Any]) -> None:
+    """Store the analysis of a stored submission (``analysis_values``), or replace it when an
+    operator recomputes it (its PDFs said what it said before, and are rendered again)."""
     row = session.get(StoredAnalysis, submission_id)
     if row is None:
         session.add(StoredAnalysis(submission_id=submission_id, **values))
         return
-    # recomputed: its PDFs say what it said before, and are rendered again
     session.execute(delete(RenderedReport).where(RenderedReport.submission_id == submission_id))
     for name, value in values.items():
         setattr(row, name, value)
