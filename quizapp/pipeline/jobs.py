@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage import receipts
-from ..storage.database import Linked, insert_values
+from ..storage.database import Linked
 from ..storage.tables import RenderedReport, aware, utcnow
 from .pipeline import Pipeline
 
@@ -114,18 +114,9 @@ def report_row(
     ).first()  # fmt: skip
 
 
-def queue_new_report(
-    session: Session, pipeline: Pipeline, submission_id: int, *, secret_key: str, receipt: str
-) -> int:
-    """Add the job that renders the client report of a submission being stored (one INSERT
-    in its transaction; the caller commits); return the job's id."""
-    kind, values = new_report_row(pipeline, secret_key=secret_key, receipt=receipt)
-    return insert_values(session, kind, {"submission_id": submission_id, **values})
-
-
 def new_report_row(pipeline: Pipeline, *, secret_key: str, receipt: str) -> Linked:
     """The job that renders the client report of a submission about to be stored with it
-    (``linked`` in ``store_submission``)."""
+    (``linked`` in ``store_submission``: it goes into the submission's transaction)."""
     now = utcnow()
     return RenderedReport, {
         "kind": "client", "page_size": "A4",

@@ -239,9 +239,7 @@ def schema_head() -> str | None:
     """The newest migration this code has (read from the migration files)."""
     from alembic.script import ScriptDirectory
 
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
 def schema_revision(conn: Any) -> str | None:
