@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from ..scoring.engine import ScoreReport, answers_to_row
+from ..scoring.engine import AnswerError, ScoreReport
 from ..scoring.instrument import Instrument
 from .content import Content, Entry, Step, Text
 from .rules import EntryFacts, RuleTable
@@ -74,12 +72,12 @@ class Interpretation:
     rule_notes: tuple[tuple[str, str], ...] = ()  # (id, what it means) of each fired rule
 
 
-def _keyed(instrument: Instrument, raw: np.ndarray) -> dict[str, float]:
+def _keyed(instrument: Instrument, raw: list[float | None]) -> dict[str, float]:
     rs = instrument.response_scale
     return {
         item.id: float(rs.reverse(value) if item.reverse else value)
         for item, value in zip(instrument.items, raw, strict=True)
-        if not np.isnan(value)
+        if value is not None
     }
 
 
@@ -96,16 +94,18 @@ def _themed_items(instrument: Instrument, themes: tuple[str, ...]) -> tuple[str,
     """The ids of the items with any of ``themes``, in order (worked out once per instrument
     version and set of themes)."""
     key = (instrument.id, instrument.version, themes)
-    if key not in _THEMED:
+    found = _THEMED.get(key)
+    if found is None:
         wanted = set(themes)
-        _THEMED[key] = tuple(i.id for i in instrument.items if wanted.intersection(i.themes))
-    return _THEMED[key]
+        found = tuple(i.id for i in instrument.items if wanted.intersection(i.themes))
+        _THEMED[key] = found
+    return found
 
 
 def _entry_facts(
-    entry: Entry, instrument: Instrument, keyed: Mapping[str, float], models: ModelOutputs
+    entry: Entry, themed: tuple[str, ...], keyed: Mapping[str, float], models: ModelOutputs
 ) -> EntryFacts:
-    ids = [i for i in _themed_items(instrument, entry.themes) if i in keyed]
+    ids = [i for i in themed if i in keyed]
     deviations = models.deviations
     z = _mean([deviations[i] for i in ids]) if deviations is not None else None
     return EntryFacts(entry.id, entry.steps, z, _mean([keyed[i] for i in ids]))
@@ -115,7 +115,7 @@ def _facts(
     instrument: Instrument,
     report: ScoreReport,
     keyed: Mapping[str, float],
-    raw: np.ndarray,
+    raw: list[float | None],
     models: ModelOutputs,
     seconds: float | None,
 ) -> dict[str, Any]:
@@ -137,14 +137,14 @@ def _facts(
 
 
 def _evidence(
-    entry: Entry, instrument: Instrument, raw: np.ndarray, keyed: Mapping[str, float],
+    entry: Entry, instrument: Instrument, raw: list[float | None], keyed: Mapping[str, float],
     models: ModelOutputs, *, most_insecure: bool,
 ) -> tuple[Evidence, ...]:  # fmt: skip
     rs = instrument.response_scale
     themed = set(_themed_items(instrument, entry.themes))
     found = []
     for item, value in zip(instrument.items, raw, strict=True):
-        if item.id in themed and item.id in keyed:
+        if value is not None and item.id in themed:
             dev = models.deviations.get(item.id) if models.deviations is not None else None
             label = rs.labels[int(value) - rs.min]
             found.append((keyed[item.id], Evidence(item.id, item.text, label, dev)))
@@ -162,12 +162,19 @@ def interpret(
     *,
     seconds: float | None = None,
 ) -> Interpretation:
-    raw = answers_to_row(instrument, answers)[0]
+    unknown = set(answers).difference(instrument.item_ids)
+    if unknown:
+        raise AnswerError(f"unknown item id(s) for {instrument.id}: {', '.join(sorted(unknown))}")
+    raw: list[float | None] = [
+        None if (v := answers.get(item_id)) is None or v != v else float(v)  # NaN: unanswered
+        for item_id in instrument.item_ids
+    ]
     keyed = _keyed(instrument, raw)
     entries = {
-        "trigger": [_entry_facts(e, instrument, keyed, models) for e in content.triggers],
-        "strength": [_entry_facts(e, instrument, keyed, models) for e in content.strengths],
-    }
+        kind: [_entry_facts(e, _themed_items(instrument, e.themes), keyed, models)
+               for e in catalogue]
+        for kind, catalogue in (("trigger", content.triggers), ("strength", content.strengths))
+    }  # fmt: skip
     outcome = rules.evaluate(_facts(instrument, report, keyed, raw, models, seconds), entries)
 
     def findings(kind: str, catalogue: tuple[Entry, ...], insecure: bool) -> tuple[Finding, ...]:

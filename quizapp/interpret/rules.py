@@ -25,6 +25,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +86,43 @@ class Rule:
 
     def holds(self, facts: Mapping[str, Any], entry: Mapping[str, Any] | None = None) -> bool:
         """Whether the rule's conditions hold for ``facts`` (and, in a ``for_each`` rule, the
-        ``entry.*`` facts of one trigger or strength). Plain loops: every submission tests
-        every rule, some once per trigger or strength."""
-        for fact, op, value in self.when:
-            if not _test(facts, entry, fact, op, value):
+        ``entry.*`` facts of one trigger or strength)."""
+        return self.holds_overall(facts) and self.holds_for(facts, entry)
+
+    def holds_overall(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the ``when`` conditions on the person's facts (not on an ``entry.*``) hold:
+        in a ``for_each`` rule they are tested once, not once per trigger or strength."""
+        for fact, test, value in self._overall:
+            present = facts.get(fact)
+            if present is None or not test(present, value):
                 return False
-        return not self.any or any(_test(facts, entry, *c) for c in self.any)
+        return True
+
+    def holds_for(self, facts: Mapping[str, Any], entry: Mapping[str, Any] | None) -> bool:
+        """Whether the rest holds: the ``when`` conditions on ``entry.*`` facts, and ``any``."""
+        for fact, test, value in self._per_entry:
+            if not _test(facts, entry, fact, test, value):
+                return False
+        return not self.any or any(_test(facts, entry, f, OPERATORS[o], v) for f, o, v in self.any)
+
+    @cached_property
+    def _overall(self) -> tuple[tuple[str, Callable[[Any, Any], bool], Any], ...]:
+        return tuple((f, OPERATORS[o], v) for f, o, v in self.when if not f.startswith("entry."))
+
+    @cached_property
+    def _per_entry(self) -> tuple[tuple[str, Callable[[Any, Any], bool], Any], ...]:
+        return tuple((f, OPERATORS[o], v) for f, o, v in self.when if f.startswith("entry."))
 
 
 def _test(
-    facts: Mapping[str, Any], entry: Mapping[str, Any] | None, fact: str, op: str, value: Any
+    facts: Mapping[str, Any],
+    entry: Mapping[str, Any] | None,
+    fact: str,
+    test: Callable[[Any, Any], bool],
+    value: Any,
 ) -> bool:
     present = entry[fact] if entry is not None and fact in entry else facts.get(fact)
-    return present is not None and OPERATORS[op](present, value)
+    return present is not None and test(present, value)
 
 
 @dataclass(frozen=True)
@@ -142,10 +167,13 @@ class RuleTable:
                 if rule.holds(facts):
                     _apply(rule, outcome, None)
                 continue
+            if not rule.holds_overall(facts):
+                continue
+            fired = outcome.entries[rule.for_each]
             for entry in entries.get(rule.for_each, ()):
                 local = {"entry.z": entry.z, "entry.mean": entry.mean,
-                         "entry.fired": entry.id in outcome.entries[rule.for_each]}  # fmt: skip
-                if rule.holds(facts, local):
+                         "entry.fired": entry.id in fired}  # fmt: skip
+                if rule.holds_for(facts, local):
                     _apply(rule, outcome, (rule.for_each, entry))
         return outcome
 

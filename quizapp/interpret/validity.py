@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
 
 from ..scoring.instrument import Instrument
 
 
-def inconsistency(instrument: Instrument, raw: NDArray[np.float64]) -> float | None:
+def _answered(raw: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in raw if v is not None and v == v]  # NaN, too, is unanswered
+
+
+def inconsistency(instrument: Instrument, raw: Sequence[float | None]) -> float | None:
     """Largest gap, over scales, between the keyed means of regular and reverse-keyed items.
 
     Someone who agrees with "I worry about being left" and equally with "I feel sure people
     will stay" has a large gap; None when no scale has answered items of both kinds.
+    ``raw`` is one person's answers in item order (None or NaN: unanswered).
     """
     rs = instrument.response_scale
     keyed: dict[tuple[str, bool], list[float]] = {}
-    for item, value in zip(instrument.items, raw.tolist(), strict=True):
-        if value == value:  # not NaN
+    for item, value in zip(instrument.items, raw, strict=True):
+        if value is not None and value == value:
             keyed.setdefault((item.scale, item.reverse), []).append(
-                rs.reverse(value) if item.reverse else value
+                float(rs.reverse(value) if item.reverse else value)
             )
     gaps = [
         abs(sum(regular) / len(regular) - sum(reverse) / len(reverse))
@@ -32,15 +35,16 @@ def inconsistency(instrument: Instrument, raw: NDArray[np.float64]) -> float | N
 
 
 def validity_facts(
-    instrument: Instrument, raw: NDArray[np.float64], *, seconds: float | None
+    instrument: Instrument, raw: Sequence[float | None], *, seconds: float | None
 ) -> dict[str, Any]:
-    """``validity.*`` facts for one respondent's raw answers (NaN = unanswered)."""
-    answered = raw[~np.isnan(raw)]
+    """``validity.*`` facts for one respondent's raw answers in item order (None or NaN =
+    unanswered)."""
+    answered = _answered(raw)
     return {
-        "validity.answered": int(answered.size),
-        "validity.same_answer": bool(answered.size >= 6 and np.all(answered == answered[0])),
+        "validity.answered": len(answered),
+        "validity.same_answer": len(answered) >= 6 and all(v == answered[0] for v in answered),
         "validity.inconsistency": inconsistency(instrument, raw),
         "validity.seconds_per_item": (
-            seconds / answered.size if seconds is not None and answered.size else None
+            seconds / len(answered) if seconds is not None and answered else None
         ),
     }

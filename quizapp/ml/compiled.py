@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import zipfile
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -145,6 +146,19 @@ class _Forest:
     value: Array
     depth: int
 
+    @cached_property
+    def _child_slots(self) -> Array:
+        return 2 * np.arange(self.feature.size)
+
+    def leaves(self, answers: Array) -> Array:
+        """The leaf each tree gives one fully answered row: every node's next node for these
+        answers at once, then ``depth`` steps of one look-up each."""
+        following = self.child[self._child_slots + (answers[self.feature] <= self.threshold)]
+        node = self.roots
+        for _ in range(self.depth):
+            node = following[node]
+        return node
+
     @classmethod
     def of(cls, a: Mapping[str, Array]) -> _Forest:
         trees, width = a["detector_feature"].shape
@@ -193,6 +207,43 @@ class CompiledModels:
         low, high = a["shortform_y_range"]
         return point, np.clip(point - width, low, high), np.clip(point + width, low, high)
 
+    @cached_property
+    def _plain(self) -> dict[str, Any]:
+        """The short form's and expected answers' arrays as Python lists (one person's
+        outputs are a few dozen multiplications: numpy's calls would cost more)."""
+        return {name: self.arrays[name].tolist() for name in self.arrays
+                if name.startswith(("shortform_", "expected_"))}  # fmt: skip
+
+    def one_person(
+        self, levels: tuple[float, float], keyed: list[float]
+    ) -> tuple[list[float], dict[str, tuple[float, float, float]]]:
+        """One fully answered person's deviations (item order) and full-scale estimates
+        (point, low, high by dimension; empty without a short form), as :meth:`deviations`
+        and :meth:`full_estimates` give them (to rounding: ``tests/ml/test_compiled.py``)."""
+        a = self._plain
+        features = [levels[0] ** p0 * levels[1] ** p1 for p0, p1 in a["expected_powers"]]
+        deviations = [
+            (value - (sum(f * c for f, c in zip(features, coef, strict=True)) + intercept)) / sd
+            for value, coef, intercept, sd in zip(keyed, a["expected_coef"],
+                                                  a["expected_intercept"],
+                                                  a["expected_residual_sd"], strict=True)
+        ]  # fmt: skip
+        if not self.has_shortform:
+            return deviations, {}
+        table, values = a["shortform_table"], self.values
+        full = {}
+        for j, dimension in enumerate(DIMENSIONS):
+            point = a["shortform_intercept"][j] + sum(
+                table[i][values.index(int(v))][j] if v in values else 0.0
+                for i, v in enumerate(keyed)
+            )
+            edges = a["shortform_bin_edges"][j]
+            width = a["shortform_half_width"][j][bisect_left(edges, point)]
+            low, high = a["shortform_y_range"][0][j], a["shortform_y_range"][1][j]
+            full[dimension] = (point, min(max(point - width, low), high),
+                               min(max(point + width, low), high))  # fmt: skip
+        return deviations, full
+
     def deviations(self, levels: Array, keyed: Array) -> Array:
         """(answer - expected answer) / residual SD, rows x items, from rows of two levels."""
         a = self.arrays
@@ -209,10 +260,7 @@ class CompiledModels:
         """Higher is more like a real answer pattern: minus the probability of "random"."""
         f = self._forest
         if raw.shape[0] == 1 and not np.isnan(raw).any():  # one person, every item answered
-            answers, node = raw[0], f.roots
-            for _ in range(f.depth):  # a leaf leads to itself: every tree walks ``depth`` steps
-                node = f.child[2 * node + (answers[f.feature[node]] <= f.threshold[node])]
-            node = node[None, :]
+            node = f.leaves(raw[0])[None, :]
         else:
             rows = np.arange(raw.shape[0])[:, None]
             node = np.broadcast_to(f.roots, (raw.shape[0], f.roots.size))

@@ -52,7 +52,7 @@ def flagged(instrument: Instrument, bundle: dict[str, Any], raw: Matrix, rules: 
     model_flags = bundle["detector"].predict(raw) == -1
     rule_flags = np.array([
         bool(rules.cautions(validity_facts(instrument, row, seconds=None)))
-        for row in raw
+        for row in raw.tolist()
     ])  # fmt: skip
     return np.asarray(model_flags | rule_flags)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..interpret.interpretation import ModelOutputs
-from ..scoring.engine import ScoreReport, answers_to_row, keyed_matrix
+from ..scoring.engine import ScoreReport
 from ..scoring.instrument import Instrument
 from .compiled import DIMENSIONS, CompiledModels
 
@@ -28,20 +28,18 @@ def model_outputs(
     """
     if models is None:
         return ModelOutputs()
-    raw = answers_to_row(instrument, answers)
+    rs = instrument.response_scale
+    given = [answers.get(item_id) for item_id in instrument.item_ids]
+    raw = [float(v) for v in given if v is not None and v == v]  # None or NaN: unanswered
     levels = [report.scales[d].score if d in report.scales else None for d in DIMENSIONS]
-    if np.isnan(raw).any() or any(level is None for level in levels):
+    if len(raw) < len(given) or levels[0] is None or levels[1] is None:
         return ModelOutputs(version=models.version)
-    keyed = keyed_matrix(instrument, raw)
-    deviations = models.deviations(np.array([levels], dtype=float), keyed)[0]
-    full: dict[str, tuple[float, float, float]] = {}
-    if models.has_shortform:
-        point, low, high = models.full_estimates(keyed)
-        full = {d: (float(point[0][j]), float(low[0][j]), float(high[0][j]))
-                for j, d in enumerate(DIMENSIONS)}  # fmt: skip
+    keyed = [rs.reverse(v) if item.reverse else v
+             for item, v in zip(instrument.items, raw, strict=True)]  # fmt: skip
+    deviations, full = models.one_person((levels[0], levels[1]), keyed)
     return ModelOutputs(
         version=models.version,
-        deviations=dict(zip(instrument.item_ids, map(float, deviations), strict=True)),
-        random_pattern=bool(models.random_pattern(raw)[0]),
+        deviations=dict(zip(instrument.item_ids, deviations, strict=True)),
+        random_pattern=bool(models.random_pattern(np.array([raw], dtype=float))[0]),
         full_estimates=full,
     )

@@ -8,7 +8,6 @@ from typing import Any
 
 from ..interpret.interpretation import Interpretation, ModelOutputs
 from ..interpret.validity import validity_facts
-from ..scoring.engine import answers_to_row
 from ..scoring.instrument import Instrument
 from .formats import num, ordinal, percent
 from .therapist_content import TherapistContent
@@ -67,7 +66,7 @@ def validity(
     outputs: ModelOutputs | None,
 ) -> list[Data]:
     """The validity checks, each with its value, whether it is flagged, and the rules that fired."""
-    facts = validity_facts(instrument, answers_to_row(instrument, answers)[0], seconds=None)
+    facts = validity_facts(instrument, [answers.get(i) for i in instrument.item_ids], seconds=None)
     n = len(instrument.items)
     gap = facts["validity.inconsistency"]
     random_rules = _caution_rules(interp, "random-pattern")

@@ -90,6 +90,11 @@ class ScaleNorms:
         points = np.array(self.percentiles, dtype=float).reshape(-1, 2)
         return points[:, 0], points[:, 1]
 
+    @cached_property
+    def percentile_scores(self) -> tuple[float, ...]:
+        """The scores of the percentile table, in order (for a binary search)."""
+        return tuple(float(score) for score, _rank in self.percentiles)
+
     @property
     def sem(self) -> float:
         """Standard error of measurement of the full scale: ``SD * sqrt(1 - reliability)``."""
@@ -154,6 +159,12 @@ class Instrument:
     def _columns(self) -> dict[str, list[int]]:
         index = {item_id: i for i, item_id in enumerate(self.item_ids)}
         return {s.id: [index[i] for i in s.item_ids] for s in self.scales.values()}
+
+    @cached_property
+    def scale_keys(self) -> dict[str, tuple[tuple[str, bool], ...]]:
+        """Each scale's (item id, reverse-keyed?) pairs, in the scale's order."""
+        reverse = {item.id: item.reverse for item in self.items}
+        return {s.id: tuple((i, reverse[i]) for i in s.item_ids) for s in self.scales.values()}
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

@@ -70,6 +70,30 @@ def test_the_arrays_give_what_scikit_learn_gives_on_held_out_rows(
 
 
 @pytest.mark.parametrize("name", ["quick", "full"])
+def test_one_person_in_plain_python_gets_what_the_arrays_give(
+    bank: dict[str, Instrument], held_out: dict[str, Features], name: str
+) -> None:
+    """The path a submission takes (one person, plain Python) against the batch path, on
+    held-out rows: deviations and full-scale estimates alike to rounding."""
+    _fitted, compiled = both(bank, name)
+    rows = held_out[name]
+    deviations = compiled.deviations(rows.levels, rows.keyed)
+    point, low, high = (compiled.full_estimates(rows.keyed) if compiled.has_shortform
+                        else (None, None, None))  # fmt: skip
+    for r in range(0, len(rows.keyed), 7):
+        levels = (float(rows.levels[r][0]), float(rows.levels[r][1]))
+        one, full = compiled.one_person(levels, rows.keyed[r].tolist())
+        assert_allclose(one, deviations[r], rtol=0, atol=1e-12)
+        if point is None:
+            assert full == {}
+            continue
+        assert low is not None and high is not None
+        for j, dimension in enumerate(("anxiety", "avoidance")):
+            assert_allclose(full[dimension], (point[r][j], low[r][j], high[r][j]), rtol=0,
+                            atol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["quick", "full"])
 def test_random_answers_are_flagged_alike(bank: dict[str, Instrument], name: str) -> None:
     fitted, compiled = both(bank, name)
     rng = np.random.default_rng(2026)

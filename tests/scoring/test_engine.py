@@ -9,6 +9,7 @@ avoidance (1, 2) (2, 30) (3, 70) (5, 98).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
@@ -20,14 +21,22 @@ from numpy.testing import assert_allclose
 
 from quizapp.scoring.engine import (
     AnswerError,
+    answers_to_row,
     keyed_matrix,
     percentile,
     scale_scores,
     score,
 )
-from quizapp.scoring.instrument import Instrument, ResponseScale, ScaleNorms, parse_instrument
+from quizapp.scoring.instrument import (
+    Instrument,
+    ResponseScale,
+    ScaleNorms,
+    load_bank,
+    parse_instrument,
+)
 from quizapp.scoring.patterns import QUADRANTS, closest_pattern
 
+REPO = Path(__file__).resolve().parents[2]
 Z90 = NormalDist().inv_cdf(0.95)  # 1.6449, computed here rather than taken from the code
 
 # a1=4, a2=2 (keyed 6-2=4), a3=3, a4=4; v1=2, v2=5 (keyed 1), v3=4 (keyed 2), v4=1
@@ -345,3 +354,38 @@ def test_pattern_probabilities_sum_to_one_and_closest_is_max(
     p_anx, p_avo = p_above(anx, cut_anx, sem_anx), p_above(avo, cut_avo, sem_avo)
     assert_allclose(probabilities["fearful-avoidant"], p_anx * p_avo, atol=1e-9)
     assert_allclose(probabilities["secure"], (1 - p_anx) * (1 - p_avo), atol=1e-9)
+
+
+# --- one person in plain Python, the same as the matrix path ------------------------------
+
+
+def test_one_person_is_scored_as_the_matrix_path_scores_them() -> None:
+    """``score`` (one row, plain Python: every submission) gives the means and counts that
+    ``scale_scores`` (the batch path) gives, bit for bit, with answers left out at random."""
+    bank = load_bank(REPO / "items")
+    rng = np.random.default_rng(11)
+    for instrument in bank.values():
+        rs = instrument.response_scale
+        for _ in range(2000):
+            values = rng.integers(rs.min, rs.max + 1, len(instrument.items))
+            missing = rng.random(len(instrument.items)) < 0.2
+            answers = {
+                item_id: None if gone else int(value)
+                for item_id, value, gone in zip(instrument.item_ids, values, missing, strict=True)
+            }
+            columns = scale_scores(instrument, answers_to_row(instrument, answers))
+            for scale_id, scale in score(instrument, answers).scales.items():
+                mean = float(columns.means[scale_id][0])
+                assert scale.score == (None if math.isnan(mean) else mean)
+                assert scale.answered == int(columns.answered[scale_id][0])
+
+
+@given(st.floats(0.0, 8.0))
+def test_percentile_is_what_numpy_interpolates(value: float) -> None:
+    bank = load_bank(REPO / "items")
+    for instrument in bank.values():
+        assert instrument.norms is not None
+        for norms in instrument.norms.scales.values():
+            scores, ranks = norms.percentile_table
+            for x in (value, *scores[:3], *scores[-2:]):
+                assert percentile(norms, float(x)) == float(np.interp(float(x), scores, ranks))
