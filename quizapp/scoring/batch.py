@@ -90,12 +90,20 @@ def read_batch(
     return Batch(ids, matrix)
 
 
-def _fmt(value: float, places: int = 4) -> str:
-    return "" if math.isnan(value) else f"{value:.{places}f}"
+FULL_PRECISION = None  # ``decimals`` for every digit: the shortest text that reads back exact
 
 
-def write_scores(instrument: Instrument, batch: Batch, out: TextIO, id_column: str) -> None:
-    """One row per respondent: id, then each scale's mean and its answered-item count."""
+def _fmt(value: float, places: int | None = 4) -> str:
+    if math.isnan(value):
+        return ""
+    return repr(float(value)) if places is FULL_PRECISION else f"{value:.{places}f}"
+
+
+def write_scores(
+    instrument: Instrument, batch: Batch, out: TextIO, id_column: str, decimals: int | None = 4
+) -> None:
+    """One row per respondent: id, then each scale's mean (to ``decimals`` places; None: full
+    precision) and its answered-item count."""
     columns = scale_scores(instrument, batch.responses)
     writer = csv.writer(out, lineterminator="\n")
     scales = list(instrument.scales)
@@ -103,13 +111,14 @@ def write_scores(instrument: Instrument, batch: Batch, out: TextIO, id_column: s
     for i, respondent in enumerate(batch.ids):
         writer.writerow(
             [respondent]
-            + [_fmt(float(columns.means[s][i])) for s in scales]
+            + [_fmt(float(columns.means[s][i]), decimals) for s in scales]
             + [int(columns.answered[s][i]) for s in scales]
         )
 
 
-def summary_table(instrument: Instrument, batch: Batch) -> str:
-    """n, mean, SD (n - 1), Cronbach's alpha (complete rows) and percentiles, per scale."""
+def summary_table(instrument: Instrument, batch: Batch, decimals: int | None = 4) -> str:
+    """n, mean, SD (n - 1), Cronbach's alpha (complete rows) and percentiles, per scale, to
+    ``decimals`` places (None: full precision)."""
     columns = scale_scores(instrument, batch.responses)
     keyed = keyed_matrix(instrument, batch.responses)
     index = {item_id: i for i, item_id in enumerate(instrument.item_ids)}
@@ -122,9 +131,10 @@ def summary_table(instrument: Instrument, batch: Batch) -> str:
         except ValueError:
             alpha = math.nan
         n = scores.size
-        values = [str(n), _fmt(scores.mean() if n else math.nan),
-                  _fmt(scores.std(ddof=1) if n > 1 else math.nan), _fmt(alpha)]  # fmt: skip
-        values += [_fmt(float(np.percentile(scores, p)) if n else math.nan)
+        values = [str(n), _fmt(float(scores.mean()) if n else math.nan, decimals),
+                  _fmt(float(scores.std(ddof=1)) if n > 1 else math.nan, decimals),
+                  _fmt(alpha, decimals)]  # fmt: skip
+        values += [_fmt(float(np.percentile(scores, p)) if n else math.nan, decimals)
                    for p in SUMMARY_PERCENTILES]  # fmt: skip
         stats[scale.id] = values
     labels = ["n", "mean", "sd", "alpha", *(f"p{p}" for p in SUMMARY_PERCENTILES)]

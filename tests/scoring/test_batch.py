@@ -13,7 +13,10 @@ from numpy.testing import assert_allclose
 
 from quizapp.cli import cli
 from quizapp.scoring.batch import BatchError, read_batch, summary_table, write_scores
-from quizapp.scoring.instrument import Instrument
+from quizapp.scoring.engine import score
+from quizapp.scoring.instrument import Instrument, load_instrument
+
+REPO = Path(__file__).resolve().parents[2]
 
 # tiny instrument: anxiety a1 a2(R) a3 a4, avoidance v1 v2(R) v3(R) v4, min_answered 3, 1..5
 # p1: anxiety 4, 2->4, 3, 4 = 15/4 = 3.75;          avoidance 2, 5->1, 4->2, 1 = 6/4 = 1.5
@@ -226,3 +229,32 @@ def test_cli_broken_instrument(tmp_path: Path, csv_file: Path) -> None:
     assert result.exit_code != 0
     assert result.stdout == ""
     assert "'title' is a required property" in result.stderr
+
+
+def test_decimals_from_none_to_every_digit(tmp_path: Path) -> None:
+    """``quizapp score --decimals N`` prints N places; ``full`` prints every digit, which
+    reads back as exactly the engine's mean (7/3 is not 2.3333)."""
+    answers = tmp_path / "answers.csv"
+    items = [f"q{i:02d}" for i in range(1, 13)]
+    answers.write_text(",".join(items) + "\n" + "2,2,3,2,3,2,3,3,3,3,3,3\n")
+    instrument = load_instrument(REPO / "items" / "quick.toml")
+    expected = score(instrument, dict(zip(items, [2, 2, 3, 2, 3, 2, 3, 3, 3, 3, 3, 3],
+                                          strict=True)))  # fmt: skip
+    runner = CliRunner()
+    shown = {}
+    for decimals in ("0", "2", "full", "FULL"):
+        result = runner.invoke(cli, ["score", "--instrument", str(REPO / "items" / "quick.toml"),
+                                     "--decimals", decimals, str(answers)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown[decimals] = result.output.splitlines()[1].split(",")
+    anxiety = expected.scales["anxiety"].score
+    assert anxiety is not None and anxiety != round(anxiety, 4)
+    assert shown["0"][1] == f"{anxiety:.0f}" and shown["2"][1] == f"{anxiety:.2f}"
+    assert float(shown["full"][1]) == anxiety and shown["full"] == shown["FULL"]
+    for bad in ("-1", "18", "many", ""):
+        refused = runner.invoke(cli, ["score", "--instrument", str(REPO / "items" / "quick.toml"),
+                                      "--decimals", bad, str(answers)])  # fmt: skip
+        assert refused.exit_code == 2 and "0 to 17, or 'full'" in refused.output
+    summary = runner.invoke(cli, ["score", "--instrument", str(REPO / "items" / "quick.toml"),
+                                  "--decimals", "full", "--summary", str(answers)])  # fmt: skip
+    assert summary.exit_code == 0
