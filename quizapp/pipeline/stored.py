@@ -20,6 +20,7 @@ from ..interpret.content import Content, content_from_source
 from ..scoring.engine import ScoreReport
 from ..storage import analyses
 from ..storage.database import Linked
+from ..storage.submissions import AnalysisFields, Answered
 from ..storage.tables import StoredAnalysis, Submission
 from .pipeline import Analysis, OutdatedInstrument, Pipeline
 from .records import from_record, report_from_record, to_record
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 _contents: dict[str, Content] = {}  # content version -> content (versions never change)
 
 
-def analyse_submission(pipeline: Pipeline, submission: Submission) -> Analysis:
+def analyse_submission(pipeline: Pipeline, submission: Submission | Answered) -> Analysis:
     """Compute the analysis of a submission (nothing is stored)."""
     return pipeline.analyse(
         submission.instrument_id, submission.instrument_version, submission.answers,
@@ -79,7 +80,10 @@ def _content(pipeline: Pipeline, session: Session, version: str) -> Content:
 
 
 def read_analysis(
-    pipeline: Pipeline, session: Session, submission: Submission, row: StoredAnalysis | None
+    pipeline: Pipeline,
+    session: Session,
+    submission: Submission | Answered,
+    row: StoredAnalysis | AnalysisFields | None,
 ) -> Analysis:
     """The analysis in ``row`` (fetched with the submission), with the words it was computed
     with; computed now when there is none. Raises :class:`OutdatedInstrument` when the site

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -85,24 +85,49 @@ def find_submission(session: Session, code: str) -> Submission | None:
     return session.scalars(select(Submission).where(Submission.receipt_hash == digest)).first()
 
 
+class Answered(NamedTuple):
+    """What the results page reads of a stored submission (plain values, no ORM object)."""
+
+    id: int
+    instrument_id: str
+    instrument_version: str
+    answers: dict[str, int]
+    started_at: datetime
+    finished_at: datetime
+
+
+class AnalysisFields(NamedTuple):
+    """What the results page reads of a stored analysis."""
+
+    record: dict[str, Any]
+    content_version: str
+    rules_version: str
+
+
 def find_with_analysis(
     session: Session, code: str
-) -> tuple[Submission, StoredAnalysis | None] | None:
-    """The submission for a receipt code with its stored analysis, in one query (the results
-    page's, on every view)."""
+) -> tuple[Answered, AnalysisFields | None] | None:
+    """The submission for a receipt code with its stored analysis, in one query of plain
+    columns (the results page's, on every view: no ORM objects to build)."""
     canonical = receipts.normalise(code)
     if canonical is None:
         return None
-    found = session.execute(_WITH_ANALYSIS, {"digest": receipts.digest(canonical)}).first()
-    return None if found is None else (found[0], found[1])
+    found = session.connection().execute(_WITH_ANALYSIS, {"digest": receipts.digest(canonical)})
+    row = found.first()
+    if row is None:
+        return None
+    submission = Answered(*row[:6])
+    return submission, None if row.record is None else AnalysisFields(*row[6:])
 
 
 # Built once (with its cache key): the results page runs it on every view.
 _WITH_ANALYSIS = (
-    select(Submission, StoredAnalysis)
+    select(Submission.id, Submission.instrument_id, Submission.instrument_version,
+           Submission.answers, Submission.started_at, Submission.finished_at,
+           StoredAnalysis.record, StoredAnalysis.content_version, StoredAnalysis.rules_version)
     .outerjoin(StoredAnalysis, StoredAnalysis.submission_id == Submission.id)
     .where(Submission.receipt_hash == bindparam("digest"))
-)
+)  # fmt: skip
 
 
 def delete_submission(session: Session, code: str) -> bool:
