@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +70,22 @@ def train(data: Path | None, out: Path | None) -> None:
 @click.option("--data", type=click.Path(path_type=Path),
               help="A CSV in the calibration format to evaluate on, all of it (default: the "
                    "held-out part of the calibration data).")  # fmt: skip
-def evaluate_command(data: Path | None) -> None:
-    """Print the metrics of the shipped models on rows training never saw, with the targets."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print only the visitor flow's figures, as one JSON object.",
+)
+@click.option("--seed", type=int, default=None,
+              help="Seed of the simulated careless answers (default: the evaluation seed, "
+                   "never the training one).")  # fmt: skip
+def evaluate_command(data: Path | None, as_json: bool, seed: int | None) -> None:
+    """The shipped models on rows training never saw: the quick visitor flow as the service
+    runs it (pattern agreement, estimates, calibration, careless answers caught), and each
+    estimator's metrics. Exits with 1 when a target is missed."""
     from ..interpret.loading import load_interpreter
-    from ..ml.evaluation import evaluate
-    from ..ml.training import features, load_bundle, split_rows
+    from ..ml.compiled import load_compiled
+    from ..ml.visitor import EVALUATION_SEED, evaluate_visits, missed_targets
     from ..scoring.calibration import read_ecr
     from ..scoring.instrument import load_bank, load_instrument
 
@@ -81,11 +94,47 @@ def evaluate_command(data: Path | None) -> None:
     reference = load_instrument(dirs["items"] / "reference" / "ecr.toml")
     interpreter = load_interpreter(dirs["content"], dirs["rules"], bank)
     if data is not None:
+        if not data.exists():
+            raise click.ClickException(f"{data}: no such file")
         rows = read_ecr(data).complete
-        click.echo(f"evaluating on all {len(rows)} complete rows of {data}")
+        where = f"all {len(rows)} complete rows of {data}"
     else:
+        from ..ml.training import split_rows
+
         rows = split_rows(read_ecr(calibration_path(None))).test
-        click.echo(f"evaluating on the {len(rows)} held-out calibration rows")
+        where = f"the {len(rows)} held-out calibration rows"
+    if len(rows) == 0:
+        raise click.ClickException("no complete rows to evaluate on")
+    figures = evaluate_visits(
+        bank["quick"], bank["full"], reference, rows, load_compiled(dirs["models"], bank["quick"]),
+        interpreter, seed=EVALUATION_SEED if seed is None else seed,
+    )  # fmt: skip
+    missed = missed_targets(figures)
+    if as_json:
+        click.echo(json.dumps(figures, sort_keys=True))
+    else:
+        click.echo(f"evaluating on {where}")
+        _print_estimators(bank, reference, interpreter, rows)
+        click.echo("visitor flow, quick form (what the service shows):")
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                for name, inner in value.items():
+                    click.echo(f"  {key + '.' + name:<44} {inner:.4f}")
+            else:
+                shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+                click.echo(f"  {key:<44} {shown}")
+        for line in missed:
+            click.echo(f"  target NOT MET: {line}")
+    if missed:
+        sys.exit(1)
+
+
+def _print_estimators(bank: Any, reference: Any, interpreter: Any, rows: Any) -> None:
+    """Each instrument's estimators (the scikit-learn bundles) on ``rows``, with their targets."""
+    from ..ml.evaluation import evaluate
+    from ..ml.training import features, load_bundle
+
+    dirs = _dirs()
     for instrument in bank.values():
         loaded = load_bundle(dirs["models"], instrument)
         if loaded is None:

@@ -350,7 +350,7 @@ def test_load_bundle_without_a_card(tmp_path: Path, bank: dict[str, Instrument])
 def test_model_evaluate_prints_the_metrics_and_the_targets(calibration_csv: Path) -> None:
     runner = CliRunner(env={"QUIZAPP_CALIBRATION_CSV": str(calibration_csv)})
     result = runner.invoke(cli, ["model", "evaluate"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, "the quick visitor flow misses targets of issue 15"
     lines = result.output.splitlines()
     assert lines[0] == f"evaluating on the {N_TEST} held-out calibration rows"
     sections: dict[str, list[str]] = {}
@@ -359,7 +359,11 @@ def test_model_evaluate_prints_the_metrics_and_the_targets(calibration_csv: Path
             sections[line.split(" ")[0]] = []
         else:
             sections[list(sections)[-1]].append(line.strip())
+    flow = sections.pop("visitor")
     assert set(sections) == {"quick", "full"}
+    shown_flow = dict(line.split(maxsplit=1) for line in flow if not line.startswith("target"))
+    assert set(shown_flow) >= {"pattern_agreement", "careless_recall.uniform", "n"}
+    assert any(line.startswith("target NOT MET: pattern_agreement") for line in flow)
     for name, body in sections.items():
         card = json.loads((MODELS / f"{name}.card.json").read_text(encoding="utf-8"))
         assert f"{name} ({card['model_version']}):" in lines
