@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,27 +55,84 @@ def items_validate(paths: tuple[Path, ...]) -> None:
 
 
 @items.command("calibrate")
-@click.option("--data", type=click.Path(path_type=Path), help="ECR calibration CSV.")
-def items_calibrate(data: Path | None) -> None:
-    """Derive each instrument's norms file (mean, SD, alpha, cut-off, percentiles)."""
+@click.option("--data", type=click.Path(path_type=Path),
+              help="ECR calibration CSV; with --instrument, a CSV of answers to that "
+                   "instrument's own items (a column per item id).")  # fmt: skip
+@click.option(
+    "--instrument",
+    "instrument_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Calibrate this instrument file (any response scale and key) on --data.",
+)
+@click.option("--missing", multiple=True, help="With --instrument: a code for unanswered.")
+@click.option("--ignore", multiple=True, help="With --instrument: a column to skip.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --instrument: where to write the norms (default: the file its "
+                   "'norms' key names, else norms/<id>.json beside it).")  # fmt: skip
+def items_calibrate(
+    data: Path | None,
+    instrument_path: Path | None,
+    missing: tuple[str, ...],
+    ignore: tuple[str, ...],
+    out: Path | None,
+) -> None:
+    """Derive norms files (mean, SD, alpha, cut-off, percentiles): of every instrument in the
+    items folder from the ECR calibration data, or of one instrument from its own data."""
     import tomllib
 
     from ..scoring.calibration import derive_norms, read_ecr
     from ..scoring.instrument import parse_instrument
 
+    if instrument_path is not None:
+        _calibrate_own(instrument_path, data, missing, ignore, out)
+        return
     ecr = read_ecr(calibration_path(data))
     for path in sorted(items_dir().glob("*.toml")):
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         target = path.parent / raw.pop("norms", f"norms/{raw.get('id')}.json")
         instrument = parse_instrument(raw, base=path.parent, source=str(path))
-        norms = derive_norms(instrument, ecr, NORMS_SOURCE)
-        target.write_text(json.dumps(norms, indent=1) + "\n", encoding="utf-8")
-        figures = ", ".join(
-            f"{s} mean {v['mean']:.3f} sd {v['sd']:.3f} alpha {v['reliability']:.3f} "
-            f"cut-off {v['cutoff']:.3f}"
-            for s, v in norms["scales"].items()
-        )
-        click.echo(f"{instrument.id}: n={norms['n']}; {figures} -> {target}")
+        _write_norms(instrument.id, derive_norms(instrument, ecr, NORMS_SOURCE), target)
+
+
+def _write_norms(name: str, norms: dict[str, Any], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(norms, indent=1) + "\n", encoding="utf-8")
+    figures = ", ".join(
+        f"{s} mean {v['mean']:.3f} sd {v['sd']:.3f} alpha {v['reliability']:.3f} "
+        f"cut-off {v['cutoff']:.3f}"
+        for s, v in norms["scales"].items()
+    )
+    click.echo(f"{name}: n={norms['n']}; {figures} -> {target}")
+
+
+def _calibrate_own(
+    path: Path, data: Path | None, missing: tuple[str, ...], ignore: tuple[str, ...],
+    out: Path | None,
+) -> None:  # fmt: skip
+    """Norms of one instrument file from answers to its own items (any scale, its own key)."""
+    import hashlib
+    import tomllib
+
+    from ..scoring import batch
+    from ..scoring.calibration import norms_from_answers
+    from ..scoring.instrument import InstrumentError, parse_instrument
+
+    if data is None:
+        raise click.UsageError("--instrument needs --data: a CSV of answers to its items")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    # the norms are what this makes: the file the instrument names need not exist yet
+    target = out or path.parent / raw.pop("norms", f"norms/{raw.get('id')}.json")
+    try:
+        instrument = parse_instrument(raw, base=path.parent, source=str(path))
+        with data.open(encoding="utf-8-sig", newline="") as stream:
+            answers = batch.read_batch(instrument, stream, missing=missing, ignore=ignore)
+        norms = norms_from_answers(
+            instrument, answers.responses, source=f"{data.name} (the operator's own data)",
+            data_sha256=hashlib.sha256(data.read_bytes()).hexdigest(),
+        )  # fmt: skip
+    except (OSError, InstrumentError, batch.BatchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _write_norms(instrument.id, norms, target)
 
 
 @items.command("shortform")

@@ -40,10 +40,28 @@ def model() -> None:
 
 
 @model.command("train")
-@click.option("--data", type=click.Path(path_type=Path), help="ECR calibration CSV.")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="ECR calibration CSV; with --instrument, a CSV of answers to that "
+                   "instrument's own items (a column per item id).")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the artifacts.")
-def train(data: Path | None, out: Path | None) -> None:
-    """Fit every estimator on the training part of the calibration data; save with skops."""
+@click.option("--instrument", "instrument_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Train the models of this instrument file (any response scale and key; "
+                   "scales anxiety and avoidance) on --data.")  # fmt: skip
+@click.option("--missing", multiple=True, help="With --instrument: a code for unanswered.")
+@click.option("--ignore", multiple=True, help="With --instrument: a column to skip.")
+def train(
+    data: Path | None,
+    out: Path | None,
+    instrument_path: Path | None,
+    missing: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> None:
+    """Fit every estimator on the training part of the calibration data (or of one
+    instrument's own data); save with skops, with a model card and the service's arrays."""
+    if instrument_path is not None:
+        _train_own(instrument_path, data, out, missing, ignore)
+        return
     from ..interpret.loading import load_interpreter
     from ..ml.evaluation import evaluate
     from ..ml.training import features, fit_bundle, save_bundle, split_rows
@@ -64,6 +82,49 @@ def train(data: Path | None, out: Path | None) -> None:
                            n_train=len(split.train), metrics=metrics)  # fmt: skip
         click.echo(f"{instrument.id}: trained on {len(split.train)} rows -> {card}")
         _print_metrics(instrument.id, metrics)
+
+
+def _train_own(
+    path: Path, data: Path | None, out: Path | None, missing: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> None:  # fmt: skip
+    """The models of one instrument from answers to its own items: expected answers and the
+    random-answer detector (no short form: there is no longer form to estimate)."""
+    import hashlib
+
+    import numpy as np
+
+    from ..interpret.loading import load_interpreter
+    from ..ml.evaluation import evaluate
+    from ..ml.training import fit_features, own_features, save_bundle, split_complete
+    from ..scoring import batch
+    from ..scoring.instrument import InstrumentError, load_bank, load_instrument
+
+    if data is None:
+        raise click.UsageError("--instrument needs --data: a CSV of answers to its items")
+    dirs = _dirs()
+    try:
+        instrument = load_instrument(path)
+        with data.open(encoding="utf-8-sig", newline="") as stream:
+            answers = batch.read_batch(instrument, stream, missing=missing, ignore=ignore)
+        complete = answers.responses[~np.isnan(answers.responses).any(axis=1)]
+        if len(complete) < 50:
+            raise ValueError(f"{len(complete)} rows answer every item: too few to train on")
+        split = split_complete(complete)
+        bundle = fit_features(instrument, own_features(instrument, split.train), shortform=False)
+    except (OSError, InstrumentError, batch.BatchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    interpreter = load_interpreter(dirs["content"], dirs["rules"], load_bank(dirs["items"]))
+    metrics = evaluate(instrument, instrument, bundle, own_features(instrument, split.test),
+                       interpreter.rules)  # fmt: skip
+    card = save_bundle(bundle, instrument, out or dirs["models"],
+                       data_sha256=hashlib.sha256(data.read_bytes()).hexdigest(),
+                       n_train=len(split.train), metrics=metrics,
+                       source=f"{data.name} (the operator's own data), random 80%",
+                       rows="answered every item; a fixed-seed 80% of them (the rest "
+                            "evaluates)")  # fmt: skip
+    click.echo(f"{instrument.id}: trained on {len(split.train)} rows -> {card}")
+    _print_metrics(instrument.id, metrics)
 
 
 @model.command("evaluate")

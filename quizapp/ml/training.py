@@ -42,7 +42,11 @@ class Split:
 
 
 def split_rows(ecr: EcrData, test_fraction: float = TEST_FRACTION) -> Split:
-    rows = ecr.complete
+    return split_complete(ecr.complete, test_fraction)
+
+
+def split_complete(rows: Matrix, test_fraction: float = TEST_FRACTION) -> Split:
+    """Complete rows split once, by the fixed seed, into training and evaluation parts."""
     order = np.random.default_rng(SPLIT_SEED).permutation(len(rows))
     cut = len(rows) - round(len(rows) * test_fraction)
     return Split(rows[order[:cut]], rows[order[cut:]])
@@ -70,13 +74,35 @@ def features(instrument: Instrument, reference: Instrument, rows: Matrix) -> Fea
     )
 
 
+def own_features(instrument: Instrument, answers: Matrix) -> Features:
+    """An instrument's features from answers to its own items (any response scale, keyed
+    with its own key), for an operator's data: no full-scale target, so no short form."""
+    missing = [d for d in DIMENSIONS if d not in instrument.scales]
+    if missing:
+        raise ValueError(f"the models need the scales {', '.join(DIMENSIONS)}; "
+                         f"{instrument.id} has no {', '.join(missing)}")  # fmt: skip
+    own = scale_scores(instrument, answers).means
+    levels = np.column_stack([own[d] for d in DIMENSIONS])
+    return Features(raw=answers, keyed=keyed_matrix(instrument, answers), levels=levels,
+                    full=levels)  # fmt: skip
+
+
 def fit_bundle(
     instrument: Instrument, reference: Instrument, rows: Matrix, *, max_iter: int = 200
 ) -> dict[str, Any]:
     """Fit every estimator for ``instrument`` on ECR ``rows``."""
+    data = features(instrument, reference, rows)
+    return fit_features(instrument, data, shortform=len(instrument.items) < len(reference.items),
+                        max_iter=max_iter)  # fmt: skip
+
+
+def fit_features(
+    instrument: Instrument, data: Features, *, shortform: bool, max_iter: int = 200
+) -> dict[str, Any]:
+    """Fit every estimator on ``data``; the detector's random background spans the
+    instrument's own response scale."""
     from .estimators import ExpectedAnswers, RandomResponderDetector, ShortFormRegressor
 
-    data = features(instrument, reference, rows)
     rs = instrument.response_scale
     bundle: dict[str, Any] = {
         "expected": ExpectedAnswers().fit(data.levels, data.keyed),
@@ -84,7 +110,7 @@ def fit_bundle(
             data.raw
         ),
     }
-    if len(instrument.items) < len(reference.items):
+    if shortform:
         bundle["shortform"] = ShortFormRegressor().fit(data.keyed, data.full)
     return bundle
 
@@ -101,6 +127,8 @@ def save_bundle(
     data_sha256: str,
     n_train: int,
     metrics: dict[str, Any],
+    source: str = "ECR answers, Open-Source Psychometrics Project (2018-03-01), random 80%",
+    rows: str = "answered all 36 ECR items; a fixed-seed 80% of them (the rest evaluates)",
 ) -> Path:
     """Write ``<id>.skops`` and its model card ``<id>.card.json``; return the card's path."""
     import skops.io as sio
@@ -118,9 +146,9 @@ def save_bundle(
         "instrument": {"id": instrument.id, "version": instrument.version},
         "estimators": {name: repr(est) for name, est in sorted(bundle.items())},
         "training_data": {
-            "source": "ECR answers, Open-Source Psychometrics Project (2018-03-01), random 80%",
+            "source": source,
             "sha256": data_sha256,
-            "rows": "answered all 36 ECR items; a fixed-seed 80% of them (the rest evaluates)",
+            "rows": rows,
             "n_train": n_train,
             "split_seed": SPLIT_SEED,
         },

@@ -78,9 +78,21 @@ def midrank_percentiles(scores: Matrix) -> list[list[float]]:
 
 
 def derive_norms(instrument: Instrument, ecr: EcrData, source: str) -> dict[str, Any]:
-    """The norms file for ``instrument`` from the rows that answer every one of its items."""
-    answers = responses_from_ecr(instrument, ecr.answers)
+    """The norms file for ``instrument`` from the ECR rows that answer every one of its
+    items (each item takes the answer to the ECR item it restates)."""
+    return norms_from_answers(instrument, responses_from_ecr(instrument, ecr.answers),
+                              source=source, data_sha256=ecr.sha256)  # fmt: skip
+
+
+def norms_from_answers(
+    instrument: Instrument, answers: Matrix, *, source: str, data_sha256: str
+) -> dict[str, Any]:
+    """The norms file for ``instrument`` from answers to its own items (respondents x items in
+    the instrument's order, on its own response scale, NaN = unanswered): the rows that answer
+    every item, keyed with the instrument's own key (``min + max - x`` on its scale)."""
     answers = answers[~np.isnan(answers).any(axis=1)]
+    if len(answers) < 2:
+        raise ValueError("norms need at least two rows that answer every item")
     keyed = keyed_matrix(instrument, answers)
     means = scale_scores(instrument, answers).means
     index = {item_id: i for i, item_id in enumerate(instrument.item_ids)}
@@ -101,7 +113,7 @@ def derive_norms(instrument: Instrument, ecr: EcrData, source: str) -> dict[str,
         "instrument_version": instrument.version,
         "source": source,
         "generated_by": "quizapp items calibrate",
-        "data_sha256": ecr.sha256,
+        "data_sha256": data_sha256,
         "n": int(answers.shape[0]),
         "scales": scales,
     }
