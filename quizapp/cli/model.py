@@ -145,7 +145,6 @@ def evaluate_command(data: Path | None, as_json: bool, seed: int | None) -> None
     runs it (pattern agreement, estimates, calibration, careless answers caught), and each
     estimator's metrics. Exits with 1 when a target is missed."""
     from ..interpret.loading import load_interpreter
-    from ..ml.compiled import load_compiled
     from ..ml.visitor import EVALUATION_SEED, evaluate_visits, missed_targets
     from ..scoring.calibration import read_ecr
     from ..scoring.instrument import load_bank, load_instrument
@@ -166,9 +165,13 @@ def evaluate_command(data: Path | None, as_json: bool, seed: int | None) -> None
         where = f"the {len(rows)} held-out calibration rows"
     if len(rows) == 0:
         raise click.ClickException("no complete rows to evaluate on")
+    from ..pipeline.pipeline import Pipeline
+
+    configured = settings()
+    pipeline = Pipeline.load({**configured, "BASE_URL": "https://evaluation.invalid"})
     figures = evaluate_visits(
-        bank["quick"], bank["full"], reference, rows, load_compiled(dirs["models"], bank["quick"]),
-        interpreter, seed=EVALUATION_SEED if seed is None else seed,
+        pipeline, bank["quick"], bank["full"], reference, rows,
+        seed=EVALUATION_SEED if seed is None else seed,
     )  # fmt: skip
     missed = missed_targets(figures)
     if as_json:
@@ -203,6 +206,38 @@ def _print_estimators(bank: Any, reference: Any, interpreter: Any, rows: Any) ->
         test = features(instrument, reference, rows)
         metrics = evaluate(instrument, bank["full"], loaded.estimators, test, interpreter.rules)
         _print_metrics(f"{instrument.id} ({loaded.version})", metrics)
+
+
+@model.command("followup")
+@click.option("--data", type=click.Path(path_type=Path), help="ECR calibration CSV.")
+@click.option("--threshold", type=click.FloatRange(0.5, 1.0), default=0.7, show_default=True,
+              help="A dimension is uncertain, and a follow-up asked, while the chance that it "
+                   "lies on the side shown is below this.")  # fmt: skip
+def followup_command(data: Path | None, threshold: float) -> None:
+    """Fit the follow-up model (models/followup.json) on the training part of the
+    calibration data: the full form's answers as a multivariate normal, and the statements
+    that best settle an uncertain anxiety, avoidance, or both."""
+    from ..ml.training import split_rows
+    from ..scoring import followup
+    from ..scoring.calibration import read_ecr, responses_from_ecr
+    from ..scoring.engine import keyed_matrix
+    from ..scoring.instrument import load_bank
+
+    dirs = _dirs()
+    ecr = read_ecr(calibration_path(data))
+    bank = load_bank(dirs["items"])
+    quick, full = bank["quick"], bank["full"]
+    train = split_rows(ecr).train
+    keyed = keyed_matrix(full, responses_from_ecr(full, train))
+    version = f"followup-{quick.version}-{full.version}-{ecr.sha256[:10]}"
+    fitted = followup.fit(quick, full, keyed, threshold=threshold, version=version)
+    path = dirs["models"] / followup.FILE
+    document = followup.to_json(fitted, quick=quick, full=full, data_sha256=ecr.sha256,
+                                n=len(train))  # fmt: skip
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    click.echo(f"follow-up model {version}: fitted on {len(train)} rows -> {path}")
+    for name, statements in fitted.routes.items():
+        click.echo(f"  uncertain {name}: ask {', '.join(statements)}")
 
 
 @model.command("compile")

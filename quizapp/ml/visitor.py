@@ -15,26 +15,26 @@ The figures compare that with what the person's full 36-statement form says:
 
 The careless rows are drawn with their own seed (``EVALUATION_SEED`` unless given), never the
 one the detector was trained with, so a figure says how the detector does on noise it has not
-seen. The quick form asks every visitor its 12 statements: ``mean_items_asked`` is 12 and
-``share_followed_up`` 0 until a follow-up exists.
+seen. A visitor whose quick result is uncertain answers the follow-up statements the service
+asks (from their own full-form answers): ``share_followed_up`` and ``mean_items_asked`` say
+how many were asked and how much. Careless rows are judged on their quick answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..interpret.interpretation import interpret
-from ..interpret.loading import Interpreter
 from ..scoring.calibration import responses_from_ecr
 from ..scoring.engine import Matrix, scale_scores, score
 from ..scoring.instrument import Instrument
-from .compiled import DIMENSIONS, CompiledModels
-from .predict import model_outputs
+from .compiled import DIMENSIONS
 
+_NOW = datetime(2026, 11, 30, tzinfo=UTC)  # no answer timing: the speed rule never fires
 EVALUATION_SEED = 2_027_0101  # not the detector's training seed: noise it has not seen
 CARELESS_ROWS = 2000  # per noise family
 
@@ -118,33 +118,53 @@ def careless_rows(instrument: Instrument, n: int, seed: int) -> dict[str, Matrix
             for name, draw in NOISE_FAMILIES.items()}  # fmt: skip
 
 
+class Analyser(Protocol):
+    """What analyses a submission (``quizapp.pipeline.pipeline.Pipeline``: the service's)."""
+
+    def analyse(
+        self, instrument_id: str, version: str, answers: Mapping[str, int], *,
+        finished_at: datetime, follow_up: Mapping[str, int] | None = None,
+    ) -> Any: ...  # fmt: skip
+
+    def follow_up_items(self, instrument_id: str) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Visit:
     """What the service told one visitor: closest pattern, its stated probability, full-scale
-    estimates (point, low, high by dimension) and whether a careless-answering caution showed."""
+    estimates (point, low, high by dimension), whether a careless-answering caution showed,
+    and how many statements were asked."""
 
     pattern: str | None
     probability: float | None
     estimates: Mapping[str, tuple[float, float, float]]
     cautioned: bool
+    asked: int
 
 
 def visit(
-    instrument: Instrument, row: Matrix, models: CompiledModels | None, interpreter: Interpreter
+    pipeline: Analyser, instrument: Instrument, row: list[float], full_row: list[float] | None
 ) -> Visit:
-    """Score, model and interpret one row of answers as a submission is (no answer timing)."""
-    answers = {i: None if v != v else int(v) for i, v in zip(instrument.item_ids, row.tolist(),
-                                                               strict=True)}  # fmt: skip
-    report = score(instrument, answers)
-    outputs = model_outputs(models, instrument, answers, report)
-    interpretation = interpret(instrument, answers, report, interpreter.content,
-                               interpreter.rules, outputs)  # fmt: skip
-    pattern = report.pattern
+    """One visitor through the service's own analysis: the quick form, then, when the result
+    is uncertain, the follow-up statements it asks, answered from ``full_row`` (the person's
+    answers to the full form, in its item order; None: the follow-up is skipped)."""
+    answers = {i: int(v) for i, v in zip(instrument.item_ids, row, strict=True) if v == v}
+    analysis = pipeline.analyse(instrument.id, instrument.version, answers, finished_at=_NOW)
+    asked = len(answers)
+    if analysis.follow_up and full_row is not None:
+        full_ids = list(pipeline.follow_up_items(instrument.id))
+        given = {i: int(full_row[full_ids.index(i)]) for i in analysis.follow_up}
+        asked += len(given)
+        analysis = pipeline.analyse(instrument.id, instrument.version, answers,
+                                    finished_at=_NOW, follow_up=given)  # fmt: skip
+    pattern = analysis.report.pattern
+    interpretation = analysis.interpretation
     return Visit(
         pattern.closest if pattern else None,
         pattern.probability if pattern else None,
         interpretation.full_estimates,
         bool(interpretation.cautions),
+        asked,
     )
 
 
@@ -164,30 +184,32 @@ def _r2(truth: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def evaluate_visits(
+    pipeline: Analyser,
     quick: Instrument,
     full: Instrument,
     reference: Instrument,
     ecr_rows: Matrix,
-    models: CompiledModels | None,
-    interpreter: Interpreter,
     *,
     seed: int = EVALUATION_SEED,
     careless_n: int = CARELESS_ROWS,
 ) -> dict[str, Any]:
     """Every figure of the quick visitor flow on complete ECR rows (see the module's text)."""
-    quick_rows = responses_from_ecr(quick, ecr_rows)
+    quick_rows = responses_from_ecr(quick, ecr_rows).tolist()
+    full_rows = responses_from_ecr(full, ecr_rows).tolist()
     truth = [score(full, dict(zip(full.item_ids, map(int, r), strict=True))).pattern
-             for r in responses_from_ecr(full, ecr_rows).tolist()]  # fmt: skip
-    visits = [visit(quick, row, models, interpreter) for row in quick_rows]
+             for r in full_rows]  # fmt: skip
+    visits = [visit(pipeline, quick, row, whole)
+              for row, whole in zip(quick_rows, full_rows, strict=True)]  # fmt: skip
     closest = [t.closest if t else None for t in truth]
     right = np.array([v.pattern == c for v, c in zip(visits, closest, strict=True)])
     stated = np.array([v.probability or 0.0 for v in visits])
+    asked = np.array([v.asked for v in visits])
     full_scores = scale_scores(reference, responses_from_ecr(reference, ecr_rows)).means
     figures: dict[str, Any] = {
         "n": len(visits),
         "pattern_agreement": float(right.mean()),
-        "mean_items_asked": float(len(quick.items)),
-        "share_followed_up": 0.0,
+        "mean_items_asked": float(asked.mean()),
+        "share_followed_up": float((asked > len(quick.items)).mean()),
     }
     for dimension in DIMENSIONS:
         target = full_scores[dimension]
@@ -197,10 +219,11 @@ def evaluate_visits(
         point, low, high = (np.array([v.estimates[dimension][k] for v in visits]) for k in range(3))
         figures[f"r2_{dimension}"] = _r2(target, point)
         figures[f"coverage_{dimension}"] = float(((target >= low) & (target <= high)).mean())
-    figures["careless_recall"] = {
-        name: float(np.mean([visit(quick, row, models, interpreter).cautioned for row in rows]))
+    figures["careless_recall"] = {  # judged on the quick form's answers (no follow-up)
+        name: float(np.mean([visit(pipeline, quick, row, None).cautioned
+                             for row in rows.tolist()]))
         for name, rows in careless_rows(quick, careless_n, seed).items()
-    }
+    }  # fmt: skip
     figures["false_positive_rate"] = float(np.mean([v.cautioned for v in visits]))
     figures["pattern_probability_ece"] = expected_calibration_error(stated, right)
     figures["mean_stated_probability"] = float(stated.mean())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +26,18 @@ from ..reports.data import check_base_url, report_data
 from ..reports.options import template_version
 from ..reports.therapist_content import TherapistContent, load_therapist_content
 from ..scoring.engine import ScoreReport, score
+from ..scoring.followup import FollowUpModel, keyed_answers
+from ..scoring.followup import load as load_follow_up
 from ..scoring.instrument import Instrument, load_bank
+from ..scoring.patterns import PatternEstimate
+
+
+def _follow_ups(models_dir: Path, bank: Mapping[str, Instrument]) -> dict[str, FollowUpModel]:
+    """The follow-up model of the quick form, when its file matches the bank's versions."""
+    if "quick" not in bank or "full" not in bank:
+        return {}
+    model = load_follow_up(models_dir, bank["quick"], bank["full"])
+    return {} if model is None else {"quick": model}
 
 
 def limit_native_threads() -> None:
@@ -52,6 +63,9 @@ class Analysis:
     outputs: ModelOutputs
     finished_at: datetime
     content: Content  # the words it was computed with (an old result: its content version's)
+    # The follow-up statements that would settle an uncertain result (empty when it is
+    # settled, or when follow-up answers were given or declined)
+    follow_up: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class Pipeline:
     crisis_contacts: Sequence[str]
     templates_dir: Path
     default_instrument: str
+    follow_ups: Mapping[str, FollowUpModel] = field(default_factory=dict)  # by instrument id
 
     @classmethod
     def load(cls, settings: Mapping[str, Any]) -> Pipeline:
@@ -94,6 +109,7 @@ class Pipeline:
             crisis_contacts=tuple(settings["CRISIS_CONTACTS"]),
             templates_dir=Path(settings["REPORT_TEMPLATES_DIR"]),
             default_instrument=default,
+            follow_ups=_follow_ups(models_dir, bank),
         )
 
     def instrument(self, instrument_id: str, version: str | None = None) -> Instrument | None:
@@ -111,13 +127,23 @@ class Pipeline:
         *,
         started_at: datetime | None = None,
         finished_at: datetime,
+        follow_up: Mapping[str, int] | None = None,
     ) -> Analysis:
         """Score, run the models and the rules; raises :class:`OutdatedInstrument` for an
-        instrument version this site no longer has and ``AnswerError`` for bad answers."""
+        instrument version this site no longer has and ``AnswerError`` for bad answers.
+
+        With a follow-up model for the instrument, the closest pattern is the full form's,
+        estimated from every answered statement (``follow_up``: answers to full-form
+        statements, by id; None while none were asked or given), and the analysis says
+        which statements would settle an uncertain result."""
         instrument = self.instrument(instrument_id, version)
         if instrument is None:
             raise OutdatedInstrument(f"{instrument_id} {version}")
         report = score(instrument, answers)
+        route: tuple[str, ...] = ()
+        model = self.follow_ups.get(instrument.id)
+        if model is not None and report.pattern is not None:
+            report, route = self._estimated(model, instrument, answers, report, follow_up)
         outputs = model_outputs(self.models.get(instrument.id), instrument, answers, report)
         seconds = (finished_at - started_at).total_seconds() if started_at is not None else None
         interpretation = interpret(
@@ -125,7 +151,28 @@ class Pipeline:
             outputs, seconds=seconds,
         )  # fmt: skip
         content = self.interpreter.content
-        return Analysis(instrument, answers, report, interpretation, outputs, finished_at, content)
+        return Analysis(instrument, answers, report, interpretation, outputs, finished_at, content,
+                        route)  # fmt: skip
+
+    def _estimated(
+        self,
+        model: FollowUpModel,
+        instrument: Instrument,
+        answers: Mapping[str, int],
+        report: ScoreReport,
+        follow_up: Mapping[str, int] | None,
+    ) -> tuple[ScoreReport, tuple[str, ...]]:
+        """The report with the full form's pattern estimated from every answer, and the
+        statements to ask (none once follow-up answers were given or declined)."""
+        full = self.bank[model.bank]
+        keyed = keyed_answers(instrument, answers)
+        given = {k: v for k, v in (follow_up or {}).items() if k in model.items}
+        keyed |= keyed_answers(full, given)
+        estimate = model.estimate(keyed)
+        pattern = PatternEstimate(estimate.closest, estimate.probability, estimate.probabilities,
+                                  estimate.near_boundary())  # fmt: skip
+        route = model.route(estimate) if follow_up is None else ()
+        return replace(report, pattern=pattern), route
 
     def report_data(
         self, analysis: Analysis, *, receipt: str | None, kind: str, client_label: str | None = None
@@ -146,6 +193,13 @@ class Pipeline:
             outputs=analysis.outputs,
             client_label=client_label,
         )
+
+    def follow_up_items(self, instrument_id: str) -> Mapping[str, Any]:
+        """The full-form statements a follow-up of this instrument may ask, by id."""
+        model = self.follow_ups.get(instrument_id)
+        if model is None:
+            return {}
+        return {item.id: item for item in self.bank[model.bank].items}
 
     @cached_property
     def report_version(self) -> str:

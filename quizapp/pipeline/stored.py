@@ -12,7 +12,8 @@ downloaded it, and keeps a therapist's comparison of administrations honest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,16 @@ def analyse_submission(pipeline: Pipeline, submission: Submission | Answered) ->
     return pipeline.analyse(
         submission.instrument_id, submission.instrument_version, submission.answers,
         started_at=submission.started_at, finished_at=submission.finished_at,
+        follow_up=follow_up_answers(submission.follow_up),
     )  # fmt: skip
+
+
+def follow_up_answers(follow_up: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """The follow-up answers of a submission (``{}`` when declined); None while it has none
+    (never asked, or not yet answered)."""
+    if follow_up is None or follow_up.get("answers") is None:
+        return None
+    return {str(k): int(v) for k, v in follow_up["answers"].items()}
 
 
 def analyse_and_store(pipeline: Pipeline, session: Session, submission: Submission) -> Analysis:

@@ -49,11 +49,13 @@ def store_submission(
     finished_at: datetime | None = None,
     receipt: str | None = None,
     linked: Sequence[Linked] = (),
+    follow_up: Mapping[str, Any] | None = None,
 ) -> Stored:
     """Insert one complete submission (it has an id), finished at ``finished_at`` (default:
     now), with the receipt code ``receipt`` (default: a new one), and the ``linked`` rows that
     belong to it (its analysis, its report's job: their ``submission_id`` is filled in); return
-    it with its receipt code and the linked rows' ids.
+    it with its receipt code and the linked rows' ids. ``follow_up``: the follow-up
+    statements to ask (``{"asked": [...], "answers": None}``), when the result is uncertain.
 
     A form whose nonce was stored before (a replay, or a second click) is refused by the
     database's unique nonce (an ``IntegrityError``): the caller rolls back and tells the two
@@ -70,6 +72,7 @@ def store_submission(
         "finished_at": now,
         "client_id": client_id,
         "therapist_id": therapist_id,
+        "follow_up": None if follow_up is None else dict(follow_up),
     }
     new_id, linked_ids = insert_together(session, Submission, values, linked)
     submission = Submission(**values, id=new_id)
@@ -94,6 +97,7 @@ class Answered(NamedTuple):
     answers: dict[str, int]
     started_at: datetime
     finished_at: datetime
+    follow_up: dict[str, Any] | None
 
 
 class AnalysisFields(NamedTuple):
@@ -116,15 +120,16 @@ def find_with_analysis(
     row = found.first()
     if row is None:
         return None
-    submission = Answered(*row[:6])
-    return submission, None if row.record is None else AnalysisFields(*row[6:])
+    submission = Answered(*row[:7])
+    return submission, None if row.record is None else AnalysisFields(*row[7:])
 
 
 # Built once (with its cache key): the results page runs it on every view.
 _WITH_ANALYSIS = (
     select(Submission.id, Submission.instrument_id, Submission.instrument_version,
            Submission.answers, Submission.started_at, Submission.finished_at,
-           StoredAnalysis.record, StoredAnalysis.content_version, StoredAnalysis.rules_version)
+           Submission.follow_up, StoredAnalysis.record, StoredAnalysis.content_version,
+           StoredAnalysis.rules_version)
     .outerjoin(StoredAnalysis, StoredAnalysis.submission_id == Submission.id)
     .where(Submission.receipt_hash == bindparam("digest"))
 )  # fmt: skip

@@ -71,6 +71,9 @@ class Submission(Base):
     instrument_id: Mapped[str] = mapped_column(String(40))
     instrument_version: Mapped[str] = mapped_column(String(20))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # When the result was uncertain: {"asked": [full-form statement ids], "answers": {id:
+    # answer} once answered ({} when skipped), or null while the person has not yet decided}.
+    follow_up: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set when the questionnaire was taken for a therapist (an invite, or a shared copy of an

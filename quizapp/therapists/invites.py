@@ -160,9 +160,10 @@ def complete_invite(
     finished_at: datetime | None = None,
     receipt: str | None = None,
     linked: Sequence[Linked] = (),
+    follow_up: Mapping[str, Any] | None = None,
 ) -> submissions.Stored:
-    """Store the answers for the client (with the ``linked`` rows, as ``store_submission``)
-    and close the invite (one commit saves both)."""
+    """Store the answers for the client (with the ``linked`` rows and the ``follow_up`` to
+    ask, as ``store_submission``) and close the invite (one commit saves both)."""
     stored = submissions.store_submission(
         session,
         instrument,
@@ -174,6 +175,7 @@ def complete_invite(
         finished_at=finished_at,
         receipt=receipt,
         linked=linked,
+        follow_up=follow_up,
     )
     invite.completed_at = utcnow()
     invite.submission_id = stored.submission_id
@@ -191,6 +193,7 @@ def share_result(session: Session, invite: Invite, original: Submission) -> Subm
         instrument_id=original.instrument_id,
         instrument_version=original.instrument_version,
         answers=dict(original.answers),
+        follow_up=None if original.follow_up is None else dict(original.follow_up),
         started_at=original.started_at,
         finished_at=original.finished_at,
         client_id=invite.client_id,

@@ -16,7 +16,7 @@ from . import get_instrument, pipeline
 from .account_forms import ConsentForm, ShareForm
 from .extensions import db
 from .forms import form_class, issue_token, read_token
-from .quiz import EXPIRED, commit_submission, form_again, reject_tampering
+from .quiz import EXPIRED, commit_submission, form_again, reject_tampering, to_result
 from .ratelimits import LOOKUPS, limited, note_miss
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
@@ -143,9 +143,9 @@ def answer(token: str) -> Any:
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
     stored = commit_submission(
         instrument, answers, invites.began_at(invite, began),
-        lambda finished_at, receipt, linked: invites.complete_invite(
+        lambda finished_at, receipt, linked, follow_up: invites.complete_invite(
             db.session, invite, instrument, answers, started_at=began, nonce=started.nonce,
-            finished_at=finished_at, receipt=receipt, linked=linked,
+            finished_at=finished_at, receipt=receipt, linked=linked, follow_up=follow_up,
         ),
         started.nonce,
         already="These answers were already sent. Your therapist has them.",
@@ -159,7 +159,7 @@ def answer(token: str) -> Any:
         page, status = _quiz(token, invite, form, 503)
         return page, status, {"Retry-After": "5"}
     if invite.client_sees == "results":
-        return redirect(url_for("results.show", code=stored.receipt), code=303)
+        return to_result(stored)
     return render_template("invite/done.html", invite=invite, therapist=therapist)
 
 

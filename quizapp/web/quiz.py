@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -33,6 +34,7 @@ from .ratelimits import limited
 from .reports import wake
 
 bp = Blueprint("quiz", __name__, url_prefix="/quiz")
+FollowUp = dict[str, Any] | None  # what a submission is to ask next (store_submission)
 
 
 @bp.get("/")
@@ -82,7 +84,7 @@ def commit_submission(
     instrument: Instrument,
     answers: Mapping[str, int],
     started_at: datetime,
-    store: Callable[[datetime, str, list[Linked]], submissions.Stored],
+    store: Callable[[datetime, str, list[Linked], FollowUp], submissions.Stored],
     nonce: str,
     *,
     already: str,
@@ -90,7 +92,9 @@ def commit_submission(
 ) -> submissions.Stored | None:
     """Analyse the answers, then run ``store`` (it inserts the submission, finished at the time
     and with the receipt code it is given, with the rows it is given: the analysis and, with
-    ``report``, the job that renders the client report), and commit the request's transaction;
+    ``report``, the job that renders the client report; and the follow-up to ask when the
+    result is uncertain, in which case the report waits for the follow-up), and commit the
+    request's transaction;
     None when the database could not take it (the caller shows the answers again, with 503). A
     form already stored is a 409 with the message ``already``, also when its twin was
     committed a moment earlier.
@@ -102,11 +106,13 @@ def commit_submission(
     analysis = _analyse(instrument, answers, started_at, finished_at)
     try:
         linked = [] if analysis is None else [analysis_row(pipeline(), db.session, analysis)]
-        job = report and current_app.config["REPORT_PRERENDER"]
+        more = analysis.follow_up if analysis is not None and report else ()
+        job = report and current_app.config["REPORT_PRERENDER"] and not more
         if job:
             linked.append(new_report_row(pipeline(), secret_key=current_app.config["SECRET_KEY"],
                                          receipt=receipt))  # fmt: skip
-        stored = store(finished_at, receipt, linked)
+        follow_up = {"asked": list(more), "answers": None} if more else None
+        stored = store(finished_at, receipt, linked, follow_up)
         db.session.commit()
     except SQLAlchemyError:  # a form sent twice meets the unique nonce; or the database failed
         db.session.rollback()
@@ -183,9 +189,9 @@ def take(instrument_id: str) -> Response | tuple[str, int] | tuple[str, int, dic
     started_at = datetime.fromtimestamp(token.started, UTC)
     stored = commit_submission(
         instrument, answers, started_at,
-        lambda finished_at, receipt, linked: submissions.store_submission(
+        lambda finished_at, receipt, linked, follow_up: submissions.store_submission(
             db.session, instrument, answers, started_at=started_at, finished_at=finished_at,
-            nonce=token.nonce, receipt=receipt, linked=linked,
+            nonce=token.nonce, receipt=receipt, linked=linked, follow_up=follow_up,
         ),
         token.nonce,
         already="These answers were already submitted. Your result was saved the first "
@@ -196,4 +202,11 @@ def take(instrument_id: str) -> Response | tuple[str, int] | tuple[str, int, dic
               "please press \u201cSee my result\u201d again in a moment.")  # fmt: skip
         page, status = _render(instrument, form_class(instrument)(), 503)
         return page, status, {"Retry-After": "5"}
-    return redirect(url_for("results.show", code=stored.receipt), code=303)
+    return to_result(stored)
+
+
+def to_result(stored: submissions.Stored) -> Response:
+    """To the follow-up statements when the result is uncertain, else to the result."""
+    more = stored.submission.follow_up is not None
+    return redirect(url_for("results.more" if more else "results.show", code=stored.receipt),
+                    code=303)  # fmt: skip
