@@ -621,3 +621,71 @@ def test_desktop_keyboard_only_with_javascript(open_session: Callable[..., Sessi
     check_zoomed(session.context.browser, session.base,  # type: ignore[arg-type]
                  ["/", "/quiz/quick", result, f"{result}/delete", "/privacy", "/open",
                   "/therapists", step, "/account/sign-in"])  # fmt: skip
+
+
+# Answers whose avoidance lands near the middle: the service asks four more statements.
+UNCERTAIN_ANSWERS = dict(zip([i["id"] for i in QUICK["items"]],
+                             [4, 1, 4, 2, 2, 1, 2, 3, 2, 2, 3, 2], strict=True))  # fmt: skip
+FULL = tomllib.loads((ITEMS / "full.toml").read_text(encoding="utf-8"))
+
+
+def test_phone_follow_up_statements_without_javascript(
+    open_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    """An uncertain result on a 390 px phone without JavaScript: the four statements, why they
+    are asked, an answer left out, then the sharper result; accessible and without sideways
+    scrolling."""
+    session = open_session(viewport=PHONE, javascript=False)
+    page = session.page
+    page.goto("/quiz/quick")
+    for item_id, value in UNCERTAIN_ANSWERS.items():
+        click_label(page, item_id, value)
+    page.get_by_role("button", name="See my result").click()
+    expect(page).to_have_url(re.compile(r"/r/[0-9A-Z]{28}/more$"))
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("4 more statements to sharpen your result")
+    expect(page.locator("p.lead")).to_contain_text("avoidance score is close to the middle")
+    texts = {i["id"]: i["text"] for i in FULL["items"]}
+    groups = page.get_by_role("group")
+    expect(groups).to_have_count(4)
+    for n, item_id in enumerate(("f21", "f35", "f13", "f15")):
+        expect(groups.nth(n)).to_contain_text(texts[item_id])
+        expect(groups.nth(n).get_by_role("radio")).to_have_count(5)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    browser = session.context.browser
+    assert browser is not None  # 390 and 320 px, light and dark: axe-core and no sideways scroll
+    check_pages(browser, session.base, [page.url.removeprefix(session.base)])
+    page.screenshot(path=str(tmp_path / "more-phone.png"), full_page=True)
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / "more-phone.png"), full_page=True)
+
+    # Meanwhile the result is there, and offers the statements until they are answered
+    more_url = page.url
+    page.goto(more_url.removesuffix("/more"))
+    offer = page.get_by_role("link", name="Answer 4 more statements")
+    expect(offer).to_be_visible()
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / "result-pending-phone.png"))
+    offer.click()
+    expect(page).to_have_url(more_url)
+
+    answer = {"f21": "Strongly agree", "f35": "Strongly disagree", "f13": "Strongly agree"}
+    for item_id, label in answer.items():
+        page.get_by_role("group", name=texts[item_id]).get_by_text(label, exact=True).click()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="See my sharper result").click()
+    assert posted.value.status == 422
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_count(1)
+    expect(summary.get_by_role("link")).to_have_text(texts["f15"])
+    group = page.get_by_role("group", name=texts["f21"])
+    expect(group.get_by_role("radio", name="Strongly agree", exact=True)).to_be_checked()
+    page.get_by_role("group", name=texts["f15"]).get_by_text("Strongly disagree",
+                                                               exact=True).click()  # fmt: skip
+    page.get_by_role("button", name="See my sharper result").click()
+    expect(page).to_have_url(re.compile(r"/r/[0-9A-Z]{28}$"))
+    pattern = page.get_by_role("region", name="The closest pattern")
+    expect(pattern).to_contain_text(re.compile(r"closest to (dismissive|fearful)-avoidant"))
+    expect(page.get_by_text("more statements would sharpen this result")).to_have_count(0)
+    session.assert_only_local_requests()
