@@ -93,7 +93,7 @@ def commit_submission(
     """Analyse the answers, then run ``store`` (it inserts the submission, finished at the time
     and with the receipt code it is given, with the rows it is given: the analysis and, with
     ``report``, the job that renders the client report; and the follow-up to ask when the
-    result is uncertain, in which case the report waits for the follow-up), and commit the
+    result is uncertain: answered, it replaces the analysis and the report), and commit the
     request's transaction;
     None when the database could not take it (the caller shows the answers again, with 503). A
     form already stored is a 409 with the message ``already``, also when its twin was
@@ -107,7 +107,7 @@ def commit_submission(
     try:
         linked = [] if analysis is None else [analysis_row(pipeline(), db.session, analysis)]
         more = analysis.follow_up if analysis is not None and report else ()
-        job = report and current_app.config["REPORT_PRERENDER"] and not more
+        job = report and current_app.config["REPORT_PRERENDER"]
         if job:
             linked.append(new_report_row(pipeline(), secret_key=current_app.config["SECRET_KEY"],
                                          receipt=receipt))  # fmt: skip

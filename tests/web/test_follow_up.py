@@ -65,7 +65,8 @@ def test_an_uncertain_result_asks_four_statements_that_sharpen_it(
     assert location == f"/r/{code}/more", "the answers are stored, then the follow-up asked"
     before, first, jobs = stored_state(app, location)
     assert before.follow_up == {"asked": ["f21", "f35", "f13", "f15"], "answers": None}
-    assert jobs == 0, "the report waits for the follow-up"
+    assert jobs == 1, "every stored result has its report queued, follow-up or not"
+    assert render_queued(app) == 1, "the report of the twelve answers, rendered meanwhile"
     page = client.get(location)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -88,7 +89,10 @@ def test_an_uncertain_result_asks_four_statements_that_sharpen_it(
     assert "avoidance" not in new["near_boundary"] and "avoidance" in old["near_boundary"]
     assert new["probabilities"]["dismissive-avoidant"] + new["probabilities"][
         "fearful-avoidant"] > 0.9  # fmt: skip
-    assert jobs == 1 and render_queued(app) == 1, "one report, of the sharper result"
+    assert jobs == 1 and render_queued(app) == 1, "its report again, of the sharper result"
+    with app.app_context():
+        [row] = db.session.scalars(select(RenderedReport)).all()
+        assert row.status == "done" and row.submission_id == after.id
     assert "more statements would sharpen" not in client.get(f"/r/{code}").get_data(as_text=True)
     again = client.get(location)
     assert again.status_code == 303, "answered once: the page sends you to the result"
