@@ -105,12 +105,26 @@ def _write_norms(name: str, norms: dict[str, Any], target: Path) -> None:
     click.echo(f"{name}: n={norms['n']}; {figures} -> {target}")
 
 
+def own_answers(
+    instrument: Any, data: Path, missing: tuple[str, ...], ignore: tuple[str, ...]
+) -> tuple[Any, str]:
+    """An operator's CSV of answers to ``instrument``'s own items (a column per item id), as
+    a respondents x items matrix, and the file's SHA-256. Raises ``OSError`` or
+    ``BatchError`` (line and column named)."""
+    import hashlib
+
+    from ..scoring import batch
+
+    with data.open(encoding="utf-8-sig", newline="") as stream:
+        answers = batch.read_batch(instrument, stream, missing=missing, ignore=ignore)
+    return answers.responses, hashlib.sha256(data.read_bytes()).hexdigest()
+
+
 def _calibrate_own(
     path: Path, data: Path | None, missing: tuple[str, ...], ignore: tuple[str, ...],
     out: Path | None,
 ) -> None:  # fmt: skip
     """Norms of one instrument file from answers to its own items (any scale, its own key)."""
-    import hashlib
     import tomllib
 
     from ..scoring import batch
@@ -124,12 +138,9 @@ def _calibrate_own(
     target = out or path.parent / raw.pop("norms", f"norms/{raw.get('id')}.json")
     try:
         instrument = parse_instrument(raw, base=path.parent, source=str(path))
-        with data.open(encoding="utf-8-sig", newline="") as stream:
-            answers = batch.read_batch(instrument, stream, missing=missing, ignore=ignore)
-        norms = norms_from_answers(
-            instrument, answers.responses, source=f"{data.name} (the operator's own data)",
-            data_sha256=hashlib.sha256(data.read_bytes()).hexdigest(),
-        )  # fmt: skip
+        answers, sha256 = own_answers(instrument, data, missing, ignore)
+        norms = norms_from_answers(instrument, answers, data_sha256=sha256,
+                                   source=f"{data.name} (the operator's own data)")  # fmt: skip
     except (OSError, InstrumentError, batch.BatchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     _write_norms(instrument.id, norms, target)

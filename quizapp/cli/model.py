@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from . import settings
-from .items import calibration_path
+from .items import calibration_path, own_answers
 
 
 def _dirs() -> dict[str, Path]:
@@ -90,8 +90,6 @@ def _train_own(
 ) -> None:  # fmt: skip
     """The models of one instrument from answers to its own items: expected answers and the
     random-answer detector (no short form: there is no longer form to estimate)."""
-    import hashlib
-
     import numpy as np
 
     from ..interpret.loading import load_interpreter
@@ -105,9 +103,8 @@ def _train_own(
     dirs = _dirs()
     try:
         instrument = load_instrument(path)
-        with data.open(encoding="utf-8-sig", newline="") as stream:
-            answers = batch.read_batch(instrument, stream, missing=missing, ignore=ignore)
-        complete = answers.responses[~np.isnan(answers.responses).any(axis=1)]
+        answers, sha256 = own_answers(instrument, data, missing, ignore)
+        complete = answers[~np.isnan(answers).any(axis=1)]
         if len(complete) < 50:
             raise ValueError(f"{len(complete)} rows answer every item: too few to train on")
         split = split_complete(complete)
@@ -118,8 +115,7 @@ def _train_own(
     metrics = evaluate(instrument, instrument, bundle, own_features(instrument, split.test),
                        interpreter.rules)  # fmt: skip
     card = save_bundle(bundle, instrument, out or dirs["models"],
-                       data_sha256=hashlib.sha256(data.read_bytes()).hexdigest(),
-                       n_train=len(split.train), metrics=metrics,
+                       data_sha256=sha256, n_train=len(split.train), metrics=metrics,
                        source=f"{data.name} (the operator's own data), random 80%",
                        rows="answered every item; a fixed-seed 80% of them (the rest "
                             "evaluates)")  # fmt: skip
