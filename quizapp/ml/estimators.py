@@ -173,10 +173,13 @@ class ExpectedAnswers(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # u
 
 
 class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
-    """Flags answer patterns that look uniformly random (-1) rather than real (1).
+    """Flags answer patterns that look careless (-1) rather than real (1).
 
-    A gradient-boosting classifier learns to tell the real rows from as many uniformly random
-    rows on ``low..high``; the threshold on its probability of "random" is set so that a
+    A gradient-boosting classifier learns to tell the real rows from as many careless rows on
+    ``low..high``: a ``uniform_share`` of them uniformly random, the rest drawn in equal parts
+    from the other noise families of :mod:`.visitor` (midpoint- and extremes-biased,
+    straight-lining with one or two answers changed, alternating, diagonal), all with this
+    estimator's own seed. The threshold on its probability of "careless" is set so that a
     ``false_positive_rate`` share of held-out real rows would be flagged.
     """
 
@@ -188,9 +191,11 @@ class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc
         holdout_fraction: float = 0.2,
         max_iter: int = 200,
         random_state: int | None = 0,
+        uniform_share: float = 1.0,
     ) -> None:
         self.low = low
         self.high = high
+        self.uniform_share = uniform_share
         self.false_positive_rate = false_positive_rate
         self.holdout_fraction = holdout_fraction
         self.max_iter = max_iter
@@ -200,7 +205,7 @@ class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc
         X = validate_data(self, X)
         rng = check_random_state(self.random_state)
         fit_rows, held_rows = _split(len(X), self.holdout_fraction, rng)
-        background = rng.randint(self.low, self.high + 1, size=(len(fit_rows), X.shape[1]))
+        background = self._background(rng, len(fit_rows), X.shape[1])
         self.classifier_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, random_state=rng.randint(2**31 - 1)
         )
@@ -212,6 +217,19 @@ class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc
         held_scores = self.score_samples(X[held_rows])
         self.offset_ = float(np.quantile(held_scores, self.false_positive_rate))
         return self
+
+    def _background(self, rng: Any, n: int, k: int) -> np.ndarray:
+        uniform = round(n * self.uniform_share)
+        rows = [rng.randint(self.low, self.high + 1, size=(uniform, k)).astype(float)]
+        if uniform < n:
+            from .visitor import NOISE_FAMILIES
+
+            others = [draw for name, draw in NOISE_FAMILIES.items() if name != "uniform"]
+            each = -(-(n - uniform) // len(others))  # rounded up
+            generator = np.random.default_rng(rng.randint(2**31 - 1))
+            values = np.arange(self.low, self.high + 1)
+            rows += [draw(generator, each, k, values) for draw in others]
+        return np.vstack(rows)[:n]
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Higher is more like a real answer pattern: minus the probability of "random"."""

@@ -234,7 +234,8 @@ def test_save_and_load_round_trip(
     assert card_path == tmp_path / "quick.card.json"
     loaded = load_bundle(tmp_path, quick)
     assert loaded is not None
-    assert loaded.version == f"quick-1.0.0-sk{loaded.card['libraries']['scikit-learn']}-ababababab"
+    sklearn = loaded.card["libraries"]["scikit-learn"]
+    assert loaded.version == f"quick-1.0.0-r2-sk{sklearn}-ababababab"
     assert loaded.card["metrics"] == metrics
     assert loaded.card["training_data"]["n_train"] == N_FAST
     rows = test_features["quick"]

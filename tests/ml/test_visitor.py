@@ -111,3 +111,20 @@ def test_model_evaluate_json_on_any_csv_in_the_calibration_format(tmp_path: Path
     assert json.loads(again.output) == figures, "the same rows and seed give the same figures"
     missing = CliRunner().invoke(cli, ["model", "evaluate", "--data", str(tmp_path / "no.csv")])
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_the_shipped_detector_knows_careless_patterns_besides_uniform_noise(
+    quick: Instrument,
+) -> None:
+    """Trained against every noise family (issue 15: it was trained on uniform noise only, and
+    caught straight-lining with one answer changed 41% of the time, alternating answers 69%)."""
+    from quizapp.ml.compiled import load_compiled
+
+    compiled = load_compiled(REPO / "models", quick)
+    assert compiled is not None and "-r2-" in compiled.version
+    rows = careless_rows(quick, 1000, seed=31)  # neither the training nor the evaluation seed
+    caught = {name: float(compiled.random_pattern(matrix).mean()) for name, matrix in rows.items()}
+    assert caught["straight_line_one_changed"] > 0.85, caught
+    assert caught["straight_line_two_changed"] > 0.75, caught
+    assert caught["alternating"] > 0.95 and caught["diagonal"] > 0.95, caught
+    assert caught["uniform"] > 0.7, caught
