@@ -88,7 +88,8 @@ def more(code: str) -> Response | str | tuple[str, int]:
     asked = [known[i] for i in follow_up["asked"] if i in known]
     if len(asked) != len(follow_up["asked"]):  # the site no longer has these statements
         return redirect(url_for("results.show", code=canonical), code=303)
-    scale = pipeline().bank[pipeline().follow_ups[submission.instrument_id].bank].response_scale
+    model = pipeline().follow_ups[submission.instrument_id]
+    scale = pipeline().bank[model.bank].response_scale
     given: dict[str, str] = {}
     missing: set[str] = set()
     if request.method == "POST":
@@ -105,18 +106,14 @@ def more(code: str) -> Response | str | tuple[str, int]:
         if not missing:
             answers = {k: int(v) for k, v in given.items()}
             return _finish(submission, canonical, [s.id for s in asked], answers)
-    route = "both" if len(asked) > 1 and _dimensions(asked) == 2 else (
-        asked[0].scale if asked else "both")  # fmt: skip
+    why = next((name for name, route in model.routes.items()
+                if list(route) == follow_up["asked"]), "both")  # fmt: skip
     page = render_template(
-        "more.html", code=canonical, statements=asked, reason=REASONS[route],
+        "more.html", code=canonical, statements=asked, reason=REASONS[why],
         choices=list(zip(scale.values, scale.labels, strict=True)), given=given,
         missing=missing,
     )  # fmt: skip
     return (page, 422) if missing else page
-
-
-def _dimensions(asked: list[Any]) -> int:
-    return len({s.scale for s in asked})
 
 
 def _finish(
