@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -73,7 +73,7 @@ class FollowUpModel:
     def estimate(self, keyed: Mapping[str, float]) -> FullEstimate:
         """From keyed answers by item id (quick-form ids stand in for their full-form twins)."""
         answered = {self.stand_ins.get(k, k): v for k, v in keyed.items()}
-        index = {item: i for i, item in enumerate(self.items)}
+        index = self._index
         chosen = tuple(sorted(index[k] for k in answered if k in index))
         gain, variance = _conditional(self, chosen)
         values = np.array([answered[self.items[i]] for i in chosen], dtype=float)
@@ -90,6 +90,10 @@ class FollowUpModel:
         return FullEstimate((float(point[0]), float(point[1])), (float(sd[0]), float(sd[1])),
                             (above[0], above[1]), closest, probabilities[closest],
                             probabilities)  # fmt: skip
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {item: i for i, item in enumerate(self.items)}
 
     def route(self, estimate: FullEstimate) -> tuple[str, ...]:
         """The follow-up statements for this estimate: none when both dimensions are settled."""
