@@ -136,3 +136,8 @@ def test_forged_posts_are_refused_and_change_nothing(app: Flask, client: FlaskCl
     assert submission.follow_up is not None and submission.follow_up["answers"] is None
     near = code[:-1] + ("Y" if code.endswith("X") else "X")  # one character off, never itself
     assert client.get(f"/r/{near}/more").status_code == 404
+
+
+def test_the_privacy_page_says_what_a_follow_up_stores(client: FlaskClient) -> None:
+    text = " ".join(client.get("/privacy").get_data(as_text=True).split())
+    assert "we store which ones we offered and, if you answered them, your answers" in text
