@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..scoring.engine import AnswerError, ScoreReport
+from ..scoring.engine import AnswerError, ScoreReport, keyed_answers
 from ..scoring.instrument import Instrument
 from .content import Content, Entry, Step, Text
 from .rules import EntryFacts, RuleTable
@@ -70,15 +70,6 @@ class Interpretation:
     model_version: str | None
     content_version: str
     rule_notes: tuple[tuple[str, str], ...] = ()  # (id, what it means) of each fired rule
-
-
-def _keyed(instrument: Instrument, raw: list[float | None]) -> dict[str, float]:
-    rs = instrument.response_scale
-    return {
-        item.id: float(rs.reverse(value) if item.reverse else value)
-        for item, value in zip(instrument.items, raw, strict=True)
-        if value is not None
-    }
 
 
 def _mean(values: list[float]) -> float | None:
@@ -169,7 +160,7 @@ def interpret(
         None if (v := answers.get(item_id)) is None or v != v else float(v)  # NaN: unanswered
         for item_id in instrument.item_ids
     ]
-    keyed = _keyed(instrument, raw)
+    keyed = keyed_answers(instrument, answers)
     entries = {
         kind: [_entry_facts(e, _themed_items(instrument, e.themes), keyed, models)
                for e in catalogue]

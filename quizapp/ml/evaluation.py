@@ -13,6 +13,7 @@ from ..scoring.engine import Matrix
 from ..scoring.instrument import Instrument
 from .compiled import DIMENSIONS
 from .training import Features
+from .visitor import NOISE_FAMILIES
 
 TARGETS: dict[str, Any] = {
     "r2_min": 0.90,
@@ -35,15 +36,12 @@ class SimulatedRows:
 def simulate(n_items: int, low: int, high: int, n: int, seed: int = 7) -> SimulatedRows:
     rng = np.random.default_rng(seed)
     values = np.arange(low, high + 1)
-    centre = np.exp(-0.5 * ((values - values.mean()) / (len(values) / 4)) ** 2)
-    edges = 1.0 / centre
+    uniform = rng.integers(low, high + 1, size=(n, n_items)).astype(float)
     return SimulatedRows(
         same_answer=np.repeat(values, n_items).reshape(len(values), n_items).astype(float),
-        uniform=rng.integers(low, high + 1, size=(n, n_items)).astype(float),
-        midpoint_biased=rng.choice(values, p=centre / centre.sum(), size=(n, n_items)).astype(
-            float
-        ),
-        extremes_biased=rng.choice(values, p=edges / edges.sum(), size=(n, n_items)).astype(float),
+        uniform=uniform,
+        midpoint_biased=NOISE_FAMILIES["midpoint_biased"](rng, n, n_items, values),
+        extremes_biased=NOISE_FAMILIES["extremes_biased"](rng, n, n_items, values),
     )
 
 

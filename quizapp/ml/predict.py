@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..interpret.interpretation import ModelOutputs
-from ..scoring.engine import ScoreReport
+from ..scoring.engine import ScoreReport, keyed_answers
 from ..scoring.instrument import Instrument
 from .compiled import DIMENSIONS, CompiledModels
 
@@ -28,18 +28,15 @@ def model_outputs(
     """
     if models is None:
         return ModelOutputs()
-    rs = instrument.response_scale
-    given = [answers.get(item_id) for item_id in instrument.item_ids]
-    raw = [float(v) for v in given if v is not None and v == v]  # None or NaN: unanswered
+    keyed = keyed_answers(instrument, answers)  # None or NaN: unanswered, left out
     levels = [report.scales[d].score if d in report.scales else None for d in DIMENSIONS]
-    if len(raw) < len(given) or levels[0] is None or levels[1] is None:
+    if len(keyed) < len(instrument.items) or levels[0] is None or levels[1] is None:
         return ModelOutputs(version=models.version)
-    keyed = [rs.reverse(v) if item.reverse else v
-             for item, v in zip(instrument.items, raw, strict=True)]  # fmt: skip
-    deviations, full = models.one_person((levels[0], levels[1]), keyed)
+    raw = np.array([[answers[item_id] for item_id in instrument.item_ids]], dtype=float)
+    deviations, full = models.one_person((levels[0], levels[1]), list(keyed.values()))
     return ModelOutputs(
         version=models.version,
         deviations=dict(zip(instrument.item_ids, deviations, strict=True)),
-        random_pattern=bool(models.random_pattern(np.array([raw], dtype=float))[0]),
+        random_pattern=bool(models.random_pattern(raw)[0]),
         full_estimates=full,
     )

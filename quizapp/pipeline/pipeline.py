@@ -25,8 +25,8 @@ from ..ml.predict import model_outputs
 from ..reports.data import check_base_url, report_data
 from ..reports.options import template_version
 from ..reports.therapist_content import TherapistContent, load_therapist_content
-from ..scoring.engine import ScoreReport, score
-from ..scoring.followup import FollowUpModel, keyed_answers
+from ..scoring.engine import ScoreReport, keyed_answers, score
+from ..scoring.followup import FollowUpModel
 from ..scoring.followup import load as load_follow_up
 from ..scoring.instrument import Instrument, load_bank
 from ..scoring.patterns import PatternEstimate

@@ -158,6 +158,16 @@ def _pattern(scales: Mapping[str, ScaleScore]) -> PatternEstimate | None:
     )
 
 
+def keyed_answers(
+    instrument: Instrument, answers: Mapping[str, float | int | None]
+) -> dict[str, float]:
+    """One person's answered items keyed (reverse-keyed ones reversed), by item id in the
+    instrument's order; None or NaN is unanswered and left out."""
+    rs = instrument.response_scale
+    return {item.id: float(rs.reverse(v) if item.reverse else v) for item in instrument.items
+            if (v := answers.get(item.id)) is not None and v == v}  # fmt: skip
+
+
 def answers_to_row(instrument: Instrument, answers: Mapping[str, int | None]) -> Matrix:
     """One respondent's answers ({item id: value or None}) as a 1 x items matrix."""
     unknown = sorted(set(answers) - set(instrument.item_ids))

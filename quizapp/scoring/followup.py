@@ -197,9 +197,3 @@ def load(folder: Path, quick: Instrument, full: Instrument) -> FollowUpModel | N
         routes={k: tuple(v) for k, v in raw["routes"].items()}, stand_ins=raw["stand_ins"],
         bank=full.id,
     )  # fmt: skip
-
-
-def keyed_answers(instrument: Instrument, answers: Mapping[str, int | None]) -> dict[str, float]:
-    rs = instrument.response_scale
-    return {item.id: float(rs.reverse(v) if item.reverse else v) for item in instrument.items
-            if (v := answers.get(item.id)) is not None}  # fmt: skip

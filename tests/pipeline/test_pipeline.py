@@ -14,8 +14,7 @@ import pytest
 from quizapp.config import defaults
 from quizapp.pipeline.pipeline import OutdatedInstrument, Pipeline
 from quizapp.pipeline.sample import PATTERNS, raw_answers, shipped
-from quizapp.scoring.engine import AnswerError, score
-from quizapp.scoring.followup import keyed_answers
+from quizapp.scoring.engine import AnswerError, keyed_answers, score
 
 FINISHED = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from quizapp.cli import cli
-from quizapp.scoring.engine import score
-from quizapp.scoring.followup import FILE, FollowUpModel, keyed_answers, load
+from quizapp.scoring.engine import keyed_answers, score
+from quizapp.scoring.followup import FILE, FollowUpModel, load
 from quizapp.scoring.instrument import Instrument, load_bank
 
 from ..conftest import calibration_path
