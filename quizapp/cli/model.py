@@ -74,8 +74,15 @@ def train(
     reference = load_instrument(dirs["items"] / "reference" / "ecr.toml")
     interpreter = load_interpreter(dirs["content"], dirs["rules"], bank)
     split = split_rows(ecr)
+    follow_up = None
+    if "quick" in bank and "full" in bank:
+        from ..scoring.followup import load as load_follow_up
+
+        model = load_follow_up(dirs["models"], bank["quick"], bank["full"])
+        follow_up = None if model is None else (model, bank["full"])
     for instrument in bank.values():
-        bundle = fit_bundle(instrument, reference, split.train)
+        bundle = fit_bundle(instrument, reference, split.train,
+                            follow_up=follow_up if instrument.id == "quick" else None)  # fmt: skip
         test = features(instrument, reference, split.test)
         metrics = evaluate(instrument, bank["full"], bundle, test, interpreter.rules)
         card = save_bundle(bundle, instrument, out or dirs["models"], data_sha256=ecr.sha256,
@@ -211,8 +218,10 @@ def _print_estimators(bank: Any, reference: Any, interpreter: Any, rows: Any) ->
                    "lies on the side shown is below this.")  # fmt: skip
 def followup_command(data: Path | None, threshold: float) -> None:
     """Fit the follow-up model (models/followup.json) on the training part of the
-    calibration data: the full form's answers as a multivariate normal, and the statements
-    that best settle an uncertain anxiety, avoidance, or both."""
+    calibration data: the full form's answers as a multivariate normal, the statements
+    that best settle an uncertain anxiety, avoidance, or both, and the consistency
+    statements. Run model train after it: the quick form's consistency check is trained
+    for this follow-up model."""
     from ..ml.training import split_rows
     from ..scoring import followup
     from ..scoring.calibration import read_ecr, responses_from_ecr
@@ -233,7 +242,7 @@ def followup_command(data: Path | None, threshold: float) -> None:
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     click.echo(f"follow-up model {version}: fitted on {len(train)} rows -> {path}")
     for name, statements in fitted.routes.items():
-        click.echo(f"  uncertain {name}: ask {', '.join(statements)}")
+        click.echo(f"  {name}: ask {', '.join(statements)}")
 
 
 @model.command("compile")

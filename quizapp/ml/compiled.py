@@ -79,7 +79,7 @@ def _expected_arrays(model: Any) -> dict[str, Array]:
     }
 
 
-def _detector_arrays(model: Any) -> dict[str, Array]:
+def _detector_arrays(model: Any, prefix: str = "detector") -> dict[str, Array]:
     classifier = model.classifier_
     if classifier.is_categorical_ is not None:
         raise ValueError("the detector has categorical features, which this does not evaluate")
@@ -92,17 +92,28 @@ def _detector_arrays(model: Any) -> dict[str, Array]:
             out[t, : len(nodes)] = nodes[field]
         return out
 
-    return {
-        "detector_feature": padded("feature_idx", np.int64),
-        "detector_threshold": padded("num_threshold", float),
-        "detector_missing_left": padded("missing_go_to_left", bool),
-        "detector_left": padded("left", np.int64),
-        "detector_right": padded("right", np.int64),
-        "detector_leaf": padded("is_leaf", bool),
-        "detector_value": padded("value", float),
-        "detector_depth": np.array([int(nodes["depth"].max()) for nodes in trees]),
-        "detector_baseline": np.asarray(classifier._baseline_prediction, dtype=float).reshape(-1),
-        "detector_offset": np.array([model.offset_], dtype=float),
+    arrays = {
+        "feature": padded("feature_idx", np.int64),
+        "threshold": padded("num_threshold", float),
+        "missing_left": padded("missing_go_to_left", bool),
+        "left": padded("left", np.int64),
+        "right": padded("right", np.int64),
+        "leaf": padded("is_leaf", bool),
+        "value": padded("value", float),
+        "depth": np.array([int(nodes["depth"].max()) for nodes in trees]),
+        "baseline": np.asarray(classifier._baseline_prediction, dtype=float).reshape(-1),
+        "offset": np.array([model.offset_], dtype=float),
+    }
+    return {f"{prefix}_{name}": value for name, value in arrays.items()}
+
+
+def _consistency_arrays(model: Any) -> dict[str, Array]:
+    """The consistency check: its trees (``check_*``), the quick detector's score below which
+    it applies, the full bank's statements (its columns) and the follow-up model it fits."""
+    return _detector_arrays(model, "check") | {
+        "check_suspect_below": np.array([model.suspect_below], dtype=float),
+        "check_items": np.array(model.items, dtype=str),
+        "check_follow_up": np.array([model.follow_up_version], dtype=str),
     }
 
 
@@ -112,6 +123,8 @@ def compile_bundle(bundle: Mapping[str, Any], instrument: Instrument) -> dict[st
     arrays |= _expected_arrays(bundle["expected"]) | _detector_arrays(bundle["detector"])
     if "shortform" in bundle:
         arrays |= _shortform_arrays(bundle["shortform"], instrument.response_scale.values)
+    if "consistency" in bundle:
+        arrays |= _consistency_arrays(bundle["consistency"])
     return arrays
 
 
@@ -145,6 +158,7 @@ class _Forest:
     child: Array  # node n's right child at 2n, its left child at 2n + 1
     value: Array
     depth: int
+    baseline: float
 
     @cached_property
     def _child_slots(self) -> Array:
@@ -159,22 +173,42 @@ class _Forest:
             node = following[node]
         return node
 
+    def score(self, raw: Array) -> Array:
+        """Minus the probability of "careless" for rows of raw answers (NaN: not answered)."""
+        if raw.shape[0] == 1 and not np.isnan(raw).any():  # one person, every item answered
+            node = self.leaves(raw[0])[None, :]
+        else:
+            rows = np.arange(raw.shape[0])[:, None]
+            node = np.broadcast_to(self.roots, (raw.shape[0], self.roots.size))
+            for _ in range(self.depth):
+                value = raw[rows, self.feature[node]]
+                split = value <= self.threshold[node]
+                left = np.where(np.isnan(value), self.missing_left[node], split)
+                node = self.child[2 * node + left]
+        raw_score = self.baseline + self.value[node].sum(axis=1)
+        score: Array = -1.0 / (1.0 + np.exp(-raw_score))
+        return score
+
     @classmethod
-    def of(cls, a: Mapping[str, Array]) -> _Forest:
-        trees, width = a["detector_feature"].shape
+    def of(cls, a: Mapping[str, Array], prefix: str = "detector") -> _Forest:
+        def get(name: str) -> Array:
+            return a[f"{prefix}_{name}"]
+
+        trees, width = get("feature").shape
         first = np.arange(trees)[:, None] * width
         own = first + np.arange(width)[None, :]
-        leaf = a["detector_leaf"]
-        right = np.where(leaf, own, first + a["detector_right"]).ravel()
-        left = np.where(leaf, own, first + a["detector_left"]).ravel()
+        leaf = get("leaf")
+        right = np.where(leaf, own, first + get("right")).ravel()
+        left = np.where(leaf, own, first + get("left")).ravel()
         return cls(
             roots=first[:, 0],
-            feature=np.where(leaf, 0, a["detector_feature"]).ravel(),
-            threshold=a["detector_threshold"].ravel(),
-            missing_left=a["detector_missing_left"].ravel(),
+            feature=np.where(leaf, 0, get("feature")).ravel(),
+            threshold=get("threshold").ravel(),
+            missing_left=get("missing_left").ravel(),
             child=np.stack([right, left], axis=1).ravel(),
-            value=a["detector_value"].ravel(),
-            depth=int(a["detector_depth"].max()),
+            value=get("value").ravel(),
+            depth=int(get("depth").max()),
+            baseline=float(get("baseline")[0]),
         )
 
 
@@ -258,24 +292,36 @@ class CompiledModels:
 
     def random_score(self, raw: Array) -> Array:
         """Higher is more like a real answer pattern: minus the probability of "random"."""
-        f = self._forest
-        if raw.shape[0] == 1 and not np.isnan(raw).any():  # one person, every item answered
-            node = f.leaves(raw[0])[None, :]
-        else:
-            rows = np.arange(raw.shape[0])[:, None]
-            node = np.broadcast_to(f.roots, (raw.shape[0], f.roots.size))
-            for _ in range(f.depth):
-                value = raw[rows, f.feature[node]]
-                left = np.where(np.isnan(value), f.missing_left[node], value <= f.threshold[node])
-                node = f.child[2 * node + left]
-        raw_score = self.arrays["detector_baseline"][0] + f.value[node].sum(axis=1)
-        score: Array = -1.0 / (1.0 + np.exp(-raw_score))
-        return score
+        return self._forest.score(raw)
 
     def random_pattern(self, raw: Array) -> Array:
         """True where an answer pattern is flagged as looking random."""
         flags: Array = self.random_score(raw) - self.arrays["detector_offset"][0] < 0
         return flags
+
+    def checks(self, follow_up_version: str) -> bool:
+        """Whether these models hold a consistency check made for this follow-up model."""
+        made_for = self.arrays.get("check_follow_up")
+        return made_for is not None and str(made_for[0]) == follow_up_version
+
+    def borderline(self, raw: Array) -> bool:
+        """Whether one person's quick answers are borderline for the detector (the
+        consistency check then applies)."""
+        return bool(self.random_score(raw)[0] < self.arrays["check_suspect_below"][0])
+
+    @cached_property
+    def check_columns(self) -> tuple[str, ...]:
+        """The full bank's statements the consistency check reads, in its column order."""
+        return tuple(str(item) for item in self.arrays["check_items"])
+
+    @cached_property
+    def _check_forest(self) -> _Forest:
+        return _Forest.of(self.arrays, "check")
+
+    def careless(self, row: Array) -> bool:
+        """Whether one row of answers to the full bank's statements (NaN: not asked; the
+        order of ``check_items``) is flagged by the consistency check."""
+        return bool(self._check_forest.score(row)[0] < self.arrays["check_offset"][0])
 
 
 def model_card(folder: Path, instrument: Instrument) -> dict[str, Any] | None:

@@ -8,6 +8,8 @@
 - :class:`RandomResponderDetector`: an outlier detector for random answering, learned by
   telling real answer patterns from uniformly random ones (outlier detection as
   classification against a uniform background; Hastie, Tibshirani & Friedman 2009, 14.2.4).
+- :class:`ConsistencyDetector`: the same, for the quick form's answers together with the
+  follow-up statements asked of a borderline case: do they fit together as real answers do?
 """
 
 from __future__ import annotations
@@ -240,6 +242,77 @@ class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Negative for patterns flagged as random."""
+        check_is_fitted(self)
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+class ConsistencyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
+    """Flags the quick form's answers together with a follow-up's that look careless (-1).
+
+    A row holds answers to the full bank's statements (``items``; NaN: not asked): the quick
+    form's answers stand for their full-form twins, and the follow-up's are the statements
+    asked. ``fit`` takes real rows (``y`` 0) and careless rows (``y`` 1) asked what the
+    service would ask them; a gradient-boosting classifier, which routes unasked statements
+    as missing values, learns to tell them apart. The threshold is set on held-out real rows
+    so that a ``false_positive_rate`` share of all of them is flagged among those the check
+    applies to (``suspect``: the quick form's detector found them borderline);
+    ``suspect_below`` is that borderline, on the quick detector's score, kept for the service.
+    """
+
+    def __init__(
+        self,
+        items: tuple[str, ...] = (),
+        suspect_below: float = 0.0,
+        follow_up_version: str = "",
+        false_positive_rate: float = 0.04,
+        holdout_fraction: float = 0.2,
+        max_iter: int = 200,
+        random_state: int | None = 0,
+    ) -> None:
+        self.items = items
+        self.suspect_below = suspect_below
+        self.follow_up_version = follow_up_version
+        self.false_positive_rate = false_positive_rate
+        self.holdout_fraction = holdout_fraction
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X: Any, y: Any, suspect: Any = None) -> ConsistencyDetector:
+        X = validate_data(self, X, ensure_all_finite="allow-nan")
+        y = np.asarray(y, dtype=int)
+        real = np.flatnonzero(y == 0)
+        suspect = np.ones(len(X), bool) if suspect is None else np.asarray(suspect, bool)
+        rng = check_random_state(self.random_state)
+        fit_rows, held_rows = _split(len(real), self.holdout_fraction, rng)
+        used = np.r_[real[fit_rows], np.flatnonzero(y == 1)]
+        self.classifier_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, random_state=rng.randint(2**31 - 1)
+        )
+        self.classifier_.fit(X[used], y[used])
+        self.n_iter_ = self.classifier_.n_iter_
+        held = real[held_rows]
+        scores = np.sort(self.score_samples(X[held][suspect[held]]))
+        flagged = round(self.false_positive_rate * len(held))
+        self.offset_ = float(scores[flagged]) if flagged < len(scores) else 0.0
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Higher is more like a real answer pattern: minus the probability of "careless"."""
+        check_is_fitted(self, "classifier_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        result: np.ndarray = -self.classifier_.predict_proba(X)[:, 1]
+        return result
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Negative for patterns flagged as careless."""
         check_is_fitted(self)
         return self.score_samples(X) - self.offset_
 

@@ -17,7 +17,9 @@ The careless rows are drawn with their own seed (``EVALUATION_SEED`` unless give
 one the detector was trained with, so a figure says how the detector does on noise it has not
 seen. A visitor whose quick result is uncertain answers the follow-up statements the service
 asks (from their own full-form answers): ``share_followed_up`` and ``mean_items_asked`` say
-how many were asked and how much. Careless rows are judged on their quick answers.
+how many were asked and how much. A careless visitor asked a follow-up (to settle their
+result, or to check how their answers fit together) answers it as their pattern goes on
+(``careless_followed_up``: the share asked, per noise family).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from ..scoring.calibration import responses_from_ecr
 from ..scoring.engine import Matrix, scale_scores, score
+from ..scoring.followup import FOLLOW_UP_ITEMS
 from ..scoring.instrument import Instrument
 from .compiled import DIMENSIONS
 
@@ -109,13 +112,28 @@ NOISE_FAMILIES: dict[str, Callable[..., Matrix]] = {
 }
 
 
-def careless_rows(instrument: Instrument, n: int, seed: int) -> dict[str, Matrix]:
-    """``n`` careless answer patterns per noise family, drawn with ``seed``."""
+def draw_careless(
+    name: str, rng: np.random.Generator, n: int, k: int, values: np.ndarray, *, more: int = 0
+) -> Matrix:
+    """``n`` careless rows of the noise family ``name``: ``k`` answers, then ``more`` answers
+    to follow-up statements as the pattern goes on (straight lining: the line's answer; the
+    others: drawn over all ``k + more``, so the zig-zag and the steps continue)."""
+    draw = NOISE_FAMILIES[name]
+    if not name.startswith("straight_line"):
+        return draw(rng, n, k + more, values)
+    rows = draw(rng, n, k, values)
+    line = np.array([np.bincount(row.astype(np.int64)).argmax() for row in rows], dtype=float)
+    return np.hstack([rows, np.repeat(line[:, None], more, axis=1)])
+
+
+def careless_rows(instrument: Instrument, n: int, seed: int, *, more: int = 0) -> dict[str, Matrix]:
+    """``n`` careless answer patterns per noise family, drawn with ``seed``: answers to the
+    instrument's statements, then ``more`` answers to follow-up statements."""
     rng = np.random.default_rng(seed)
     rs = instrument.response_scale
     values = np.arange(rs.min, rs.max + 1)
-    return {name: draw(rng, n, len(instrument.items), values)
-            for name, draw in NOISE_FAMILIES.items()}  # fmt: skip
+    return {name: draw_careless(name, rng, n, len(instrument.items), values, more=more)
+            for name in NOISE_FAMILIES}  # fmt: skip
 
 
 class Analyser(Protocol):
@@ -142,18 +160,30 @@ class Visit:
     asked: int
 
 
+Answerer = Callable[[tuple[str, ...]], Mapping[str, int]]
+
+
+def from_full_form(full_ids: list[str], full_row: list[float]) -> Answerer:
+    """A careful visitor's follow-up answers: their answers to the full form (in its order)."""
+    return lambda asked: {i: int(full_row[full_ids.index(i)]) for i in asked}
+
+
+def going_on(more: list[float]) -> Answerer:
+    """A careless visitor's follow-up answers: the pattern going on, in the order asked."""
+    return lambda asked: {i: int(v) for i, v in zip(asked, more, strict=False)}
+
+
 def visit(
-    pipeline: Analyser, instrument: Instrument, row: list[float], full_row: list[float] | None
+    pipeline: Analyser, instrument: Instrument, row: list[float], answer: Answerer | None
 ) -> Visit:
     """One visitor through the service's own analysis: the quick form, then, when the result
-    is uncertain, the follow-up statements it asks, answered from ``full_row`` (the person's
-    answers to the full form, in its item order; None: the follow-up is skipped)."""
+    is uncertain or the answers need a check, the follow-up statements it asks, answered by
+    ``answer`` (None: the follow-up is skipped)."""
     answers = {i: int(v) for i, v in zip(instrument.item_ids, row, strict=True) if v == v}
     analysis = pipeline.analyse(instrument.id, instrument.version, answers, finished_at=_NOW)
     asked = len(answers)
-    if analysis.follow_up and full_row is not None:
-        full_ids = list(pipeline.follow_up_items(instrument.id))
-        given = {i: int(full_row[full_ids.index(i)]) for i in analysis.follow_up}
+    if analysis.follow_up and answer is not None:
+        given = dict(answer(analysis.follow_up))
         asked += len(given)
         analysis = pipeline.analyse(instrument.id, instrument.version, answers,
                                     finished_at=_NOW, follow_up=given)  # fmt: skip
@@ -198,7 +228,8 @@ def evaluate_visits(
     full_rows = responses_from_ecr(full, ecr_rows).tolist()
     truth = [score(full, dict(zip(full.item_ids, map(int, r), strict=True))).pattern
              for r in full_rows]  # fmt: skip
-    visits = [visit(pipeline, quick, row, whole)
+    full_ids = list(pipeline.follow_up_items(quick.id))
+    visits = [visit(pipeline, quick, row, from_full_form(full_ids, whole))
               for row, whole in zip(quick_rows, full_rows, strict=True)]  # fmt: skip
     closest = [t.closest if t else None for t in truth]
     right = np.array([v.pattern == c for v, c in zip(visits, closest, strict=True)])
@@ -219,11 +250,17 @@ def evaluate_visits(
         point, low, high = (np.array([v.estimates[dimension][k] for v in visits]) for k in range(3))
         figures[f"r2_{dimension}"] = _r2(target, point)
         figures[f"coverage_{dimension}"] = float(((target >= low) & (target <= high)).mean())
-    figures["careless_recall"] = {  # judged on the quick form's answers (no follow-up)
-        name: float(np.mean([visit(pipeline, quick, row, None).cautioned
-                             for row in rows.tolist()]))
-        for name, rows in careless_rows(quick, careless_n, seed).items()
-    }  # fmt: skip
+    k = len(quick.items)
+    careless = careless_rows(quick, careless_n, seed, more=FOLLOW_UP_ITEMS)
+    careless_visits = {name: [visit(pipeline, quick, row[:k], going_on(row[k:]))
+                              for row in rows.tolist()]
+                       for name, rows in careless.items()}  # fmt: skip
+    figures["careless_recall"] = {name: float(np.mean([v.cautioned for v in visits]))
+                                  for name, visits in careless_visits.items()}  # fmt: skip
+    figures["careless_followed_up"] = {
+        name: float(np.mean([v.asked > k for v in visits]))
+        for name, visits in careless_visits.items()
+    }
     figures["false_positive_rate"] = float(np.mean([v.cautioned for v in visits]))
     figures["pattern_probability_ece"] = expected_calibration_error(stated, right)
     figures["mean_stated_probability"] = float(stated.mean())

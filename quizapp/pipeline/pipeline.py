@@ -21,7 +21,7 @@ from ..interpret.content import Content
 from ..interpret.interpretation import Interpretation, ModelOutputs, interpret
 from ..interpret.loading import Interpreter, load_interpreter
 from ..ml.compiled import CompiledModels, load_compiled
-from ..ml.predict import model_outputs
+from ..ml.predict import borderline, careless_with_follow_up, model_outputs
 from ..reports.data import check_base_url, report_data
 from ..reports.options import template_version
 from ..reports.therapist_content import TherapistContent, load_therapist_content
@@ -63,8 +63,8 @@ class Analysis:
     outputs: ModelOutputs
     finished_at: datetime
     content: Content  # the words it was computed with (an old result: its content version's)
-    # The follow-up statements that would settle an uncertain result (empty when it is
-    # settled, or when follow-up answers were given or declined)
+    # The follow-up statements that would settle an uncertain result, or check borderline
+    # answers (empty when neither, or when follow-up answers were given or declined)
     follow_up: tuple[str, ...] = ()
 
 
@@ -135,16 +135,27 @@ class Pipeline:
         With a follow-up model for the instrument, the closest pattern is the full form's,
         estimated from every answered statement (``follow_up``: answers to full-form
         statements, by id; None while none were asked or given), and the analysis says
-        which statements would settle an uncertain result."""
+        which statements would settle an uncertain result. Answers the random-answer
+        detector finds borderline are checked: with follow-up answers, the consistency
+        check judges them all together; without, and with a settled result, the follow-up
+        asks consistency statements."""
         instrument = self.instrument(instrument_id, version)
         if instrument is None:
             raise OutdatedInstrument(f"{instrument_id} {version}")
         report = score(instrument, answers)
+        models = self.models.get(instrument.id)
+        outputs = model_outputs(models, instrument, answers, report)
         route: tuple[str, ...] = ()
         model = self.follow_ups.get(instrument.id)
         if model is not None and report.pattern is not None:
             report, route = self._estimated(model, instrument, answers, report, follow_up)
-        outputs = model_outputs(self.models.get(instrument.id), instrument, answers, report)
+            if models is not None and borderline(models, model, instrument, answers):
+                given = {k: v for k, v in (follow_up or {}).items() if k in model.items}
+                if given:  # the follow-up's answers judged with the quick form's
+                    careless = careless_with_follow_up(models, model, answers, given)
+                    outputs = replace(outputs, random_pattern=careless)
+                elif follow_up is None and not route:
+                    route = model.routes.get("check", ())
         seconds = (finished_at - started_at).total_seconds() if started_at is not None else None
         interpretation = interpret(
             instrument, answers, report, self.interpreter.content, self.interpreter.rules,

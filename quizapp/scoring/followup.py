@@ -12,7 +12,10 @@ A dimension is uncertain when that probability is between ``1 - threshold`` and
 ``threshold``. For each set of uncertain dimensions there is one route: up to four statements
 chosen greedily on the calibration data to shrink the conditional variance of those
 dimensions the most (a normal model's conditional variance does not depend on the answers
-given, so the route depends only on which dimensions are uncertain).
+given, so the route depends only on which dimensions are uncertain). One more route, "check",
+asks the statements the answers before them predict best: consistency statements, asked of a
+settled result whose answers look as if they might be careless (``quizapp.ml`` decides when,
+and judges the answers).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class FollowUpModel:
     weights: Matrix  # 2 x items: each full-form scale score as a weighted sum of keyed answers
     cutoffs: tuple[float, float]
     threshold: float
-    routes: Mapping[str, tuple[str, ...]]  # "anxiety", "avoidance", "both" -> statements
+    routes: Mapping[str, tuple[str, ...]]  # "anxiety", "avoidance", "both", "check" -> ids
     stand_ins: Mapping[str, str] = field(default_factory=dict)  # quick item -> full item
     bank: str = "full"  # the instrument whose statements ``items`` are
 
@@ -147,7 +150,20 @@ def fit(
     targets = {"anxiety": np.array([1.0, 0.0]), "avoidance": np.array([0.0, 1.0]),
                "both": np.array([1.0, 1.0])}  # fmt: skip
     routes = {name: _greedy(model, base, target) for name, target in targets.items()}
-    return replace(model, routes=routes)
+    return replace(model, routes=routes | {"check": _consistency(model, base)})
+
+
+def _consistency(model: FollowUpModel, base: list[int]) -> tuple[str, ...]:
+    """The statements whose answers the answers before them predict best (the largest share
+    of their variance explained, chosen one by one): a careful person's answers to them fit
+    the rest, a careless person's do not."""
+    chosen, cov = list(base), model.cov
+    for _ in range(FOLLOW_UP_ITEMS):
+        solved = np.linalg.solve(cov[np.ix_(chosen, chosen)], cov[chosen, :])  # answered x items
+        explained = np.einsum("ij,ij->j", cov[chosen, :], solved) / np.diag(cov)
+        explained[chosen] = -np.inf
+        chosen.append(int(np.argmax(explained)))
+    return tuple(model.items[j] for j in chosen[len(base) :])
 
 
 def _greedy(model: FollowUpModel, base: list[int], target: Matrix) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ REASONS = {
     "which side of it you are.",
     "both": "Both your scores are close to the middle, so it is not yet clear which pattern "
     "is closest to you.",
+    "check": "Some of your answers point in different directions, which happens when a "
+    "statement is read quickly or means something different to you.",
 }
 
 

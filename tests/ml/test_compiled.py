@@ -150,3 +150,18 @@ def test_a_card_without_arrays_says_what_to_run(
 def test_the_array_file_holds_no_pickles() -> None:
     with np.load(MODELS / "quick.npz", allow_pickle=False) as archive:
         assert all(archive[name].dtype != object for name in archive.files)
+
+
+def test_the_consistency_check_gives_what_scikit_learn_gives(bank: dict[str, Instrument]) -> None:
+    """The quick form's consistency check (issue 15) reads the full bank's statements with
+    those not asked missing: the arrays walk them as scikit-learn does."""
+    fitted, compiled = both(bank, "quick")
+    check = fitted.estimators["consistency"]
+    assert compiled.check_columns == tuple(check.items)
+    assert compiled.checks(check.follow_up_version) and not compiled.checks("another")
+    rng = np.random.default_rng(2027)
+    rows = rng.integers(1, 6, size=(600, len(check.items))).astype(float)
+    rows[rng.random(rows.shape) < 0.6] = np.nan
+    flags = [compiled.careless(row[None, :]) for row in rows]
+    assert flags == list(check.predict(rows) == -1)
+    assert 0 < sum(flags) < len(flags)

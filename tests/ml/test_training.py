@@ -235,7 +235,7 @@ def test_save_and_load_round_trip(
     loaded = load_bundle(tmp_path, quick)
     assert loaded is not None
     sklearn = loaded.card["libraries"]["scikit-learn"]
-    assert loaded.version == f"quick-1.0.0-r2-sk{sklearn}-ababababab"
+    assert loaded.version == f"quick-1.0.0-r3-sk{sklearn}-ababababab"
     assert loaded.card["metrics"] == metrics
     assert loaded.card["training_data"]["n_train"] == N_FAST
     rows = test_features["quick"]

@@ -171,6 +171,7 @@ page = web.get("/quiz/quick").get_data(as_text=True)
 started = re.search(r'name="started"[^>]*value="([^"]+)"', page).group(1)
 answers = {{f"q{{i:02d}}": str(1 + i % 5) for i in range(1, 13)}}
 location = web.post("/quiz/quick", data={{"started": started, **answers}}).headers["Location"]
+location = location.removesuffix("/more")  # a follow-up offered: the result is there too
 assert web.get(location).status_code == 200
 assert web.get(location + "/report.pdf").status_code == 202
 print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & {{"weasyprint", "sklearn"}})))

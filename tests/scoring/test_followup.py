@@ -73,7 +73,7 @@ def test_the_shipped_file_is_what_the_command_makes(
     env = {"QUIZAPP_MODELS_DIR": str(models), "QUIZAPP_CALIBRATION_CSV": str(calibration_path())}
     result = CliRunner(env=env).invoke(cli, ["model", "followup"])
     assert result.exit_code == 0, result.output
-    assert "uncertain both: ask" in result.output
+    assert "both: ask" in result.output and "check: ask" in result.output
     made = json.loads((models / FILE).read_text())
     shipped = json.loads((REPO / "models" / FILE).read_text())
     assert made == shipped
@@ -96,3 +96,27 @@ def test_quick_items_stand_in_for_their_full_form_twins(
     assert len(model.stand_ins) == 12
     for quick_id, full_id in model.stand_ins.items():
         assert quick.item(quick_id).source.item == full.item(full_id).source.item  # type: ignore[union-attr]
+
+
+def test_the_consistency_statements_are_those_the_answers_before_them_predict_best(
+    model: FollowUpModel,
+) -> None:
+    """Issue 15, a consistency statement in the follow-up: four statements of the full bank,
+    none a quick statement's twin, each the one the answers before it predict best (the
+    share of its variance they explain, from the inverse covariance here)."""
+    check = model.routes["check"]
+    twins = list(model.stand_ins.values())
+    assert len(check) == 4 and not set(check) & set(twins)
+    index = {item: k for k, item in enumerate(model.items)}
+    chosen = [index[t] for t in twins]
+
+    def explained(j: int) -> float:
+        block = [*chosen, j]
+        precision = np.linalg.inv(model.cov[np.ix_(block, block)])
+        return float(1.0 - 1.0 / (precision[-1, -1] * model.cov[j, j]))
+
+    for statement in check:
+        shares = {item: explained(k) for item, k in index.items() if k not in chosen}
+        assert max(shares, key=lambda item: shares[item]) == statement
+        assert shares[statement] > 0.4, "a careful person's answer is well predicted"
+        chosen.append(index[statement])

@@ -20,6 +20,15 @@ from .test_quiz import answers, start
 # answers whose quick result leaves a dimension (or both) near the full form's cut-off
 UNCERTAIN_AVOIDANCE = [4, 1, 4, 2, 2, 1, 2, 3, 2, 2, 3, 2]
 UNCERTAIN_BOTH = [1, 3, 2, 5, 5, 3, 1, 4, 4, 3, 1, 5]
+# A settled result whose twelve answers the random-answer detector flags, but only just (a
+# held-out person's): consistency statements are asked, and this person's own answers to
+# them (their full form's) fit the rest
+BORDERLINE_CAREFUL = [2, 2, 5, 5, 3, 2, 1, 3, 4, 4, 3, 5]
+THEIR_OWN = {"f07": "1", "f13": "2", "f23": "2", "f02": "5"}
+# uniformly random answers the detector lets pass alone; random answers to the check do not
+BORDERLINE_RANDOM = [4, 3, 2, 1, 4, 4, 1, 1, 3, 2, 5, 3]
+AT_RANDOM = {"f07": "3", "f13": "3", "f23": "4", "f02": "3"}
+CAUTION = "Your answers look unusually scattered"
 
 
 @pytest.fixture
@@ -141,3 +150,29 @@ def test_forged_posts_are_refused_and_change_nothing(app: Flask, client: FlaskCl
 def test_the_privacy_page_says_what_a_follow_up_stores(client: FlaskClient) -> None:
     text = " ".join(client.get("/privacy").get_data(as_text=True).split())
     assert "we store which ones we offered and, if you answered them, your answers" in text
+
+
+def test_borderline_answers_are_checked_and_a_careful_person_can_show_it(
+    client: FlaskClient,
+) -> None:
+    """Issue 15: the caution stays a caution, with a way to say so. Twelve answers that look
+    borderline careless get four consistency statements with a kind reason; the person's own
+    answers to them clear the caution the twelve raised."""
+    location, code = submit(client, BORDERLINE_CAREFUL)
+    assert location == f"/r/{code}/more"
+    assert CAUTION in client.get(f"/r/{code}").get_data(as_text=True), "shown meanwhile"
+    html = client.get(location).get_data(as_text=True)
+    assert "Some of your answers point in different directions" in html
+    assert all(f'name="{s}"' in html for s in THEIR_OWN)
+    done = client.post(location, data=hidden_fields(html) | THEIR_OWN)
+    assert done.status_code == 303 and done.headers["Location"] == f"/r/{code}"
+    assert CAUTION not in client.get(f"/r/{code}").get_data(as_text=True)
+
+
+def test_random_answers_to_the_check_keep_or_raise_the_caution(client: FlaskClient) -> None:
+    location, code = submit(client, BORDERLINE_RANDOM)
+    assert location == f"/r/{code}/more"
+    assert CAUTION not in client.get(f"/r/{code}").get_data(as_text=True)
+    html = client.get(location).get_data(as_text=True)
+    client.post(location, data=hidden_fields(html) | AT_RANDOM)
+    assert CAUTION in client.get(f"/r/{code}").get_data(as_text=True)
