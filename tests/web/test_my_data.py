@@ -154,7 +154,7 @@ def test_the_result_page_s_links_give_what_the_page_shows_and_the_engine_gives(
     ) in page_text
 
 
-def test_follow_up_answers_are_in_it_once_given(app: Flask, client: FlaskClient) -> None:
+def test_follow_up_answers_are_in_it_once_given_or_skipped(app: Flask, client: FlaskClient) -> None:
     code = take_quiz(client, UNCERTAIN)
     pending = client.get(f"/r/{code}/data.json").get_json()["follow_up"]
     assert pending["status"] == "not answered yet"
@@ -187,6 +187,16 @@ def test_follow_up_answers_are_in_it_once_given(app: Flask, client: FlaskClient)
     assert_allclose([chances[k] for k in PATTERN_LABELS],
                     [sharper.report.pattern.probabilities[k] for k in PATTERN_LABELS],
                     rtol=1e-12)  # fmt: skip
+
+    skipper = take_quiz(client, UNCERTAIN)
+    more = client.get(f"/r/{skipper}/more")
+    form = hidden_fields(more.get_data(as_text=True)) | {"skip": "1"}
+    assert client.post(f"/r/{skipper}/more", data=form).status_code == 303
+    skipped = client.get(f"/r/{skipper}/data.json").get_json()["follow_up"]
+    assert skipped["status"] == "skipped"
+    assert [(s["item_id"], s["value"]) for s in skipped["statements"]] == [
+        (item_id, None) for item_id in FOLLOW_UP
+    ]
 
 
 def test_it_reads_the_stored_analysis_and_computes_nothing(
