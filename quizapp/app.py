@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
         exports,
         health,
         invite,
+        my_data,
         pages,
         quiz,
         reports,
@@ -111,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     app.url_map.converters["id"] = RowId
-    for module in (pages, quiz, results, reports, steps, invite, health):
+    for module in (pages, quiz, results, reports, my_data, steps, invite, health):
         app.register_blueprint(module.bp)
     auth.init_app(app)
     assert exports.__name__  # its routes are on the therapist blueprint

@@ -58,11 +58,11 @@ CONCEPTS: dict[str, tuple[str, str]] = {
 class Administration(TypedDict):
     """One completed questionnaire of one client, as :func:`bundle` takes it."""
 
-    administration_id: int
+    administration_id: int | str  # a row id, or an opaque key (letters, digits, '-', '.')
     instrument_id: str
     answers: Mapping[str, int]
     finished_at: datetime  # naive means UTC
-    client_id: int
+    client_id: int | None  # None: a person's own download, which names no subject
     client_label: str
     instrument_version: NotRequired[str]  # checked against the instrument when given
     report: NotRequired[ScoreReport]  # the stored scores; computed from the answers if absent
@@ -181,13 +181,14 @@ def administration_resources(
     instrument: Instrument,
     answers: Mapping[str, int],
     finished_at: datetime,
-    administration_id: int,
-    client_id: int,
+    administration_id: int | str,
+    client_id: int | None,
     client_label: str,
     base_url: str,
     report: ScoreReport | None = None,
 ) -> list[Resource]:
-    """A QuestionnaireResponse and one Observation per scored scale, in that order.
+    """A QuestionnaireResponse and one Observation per scored scale, in that order; with no
+    ``client_id`` (a person's own download) they name no subject.
 
     Raises ``AnswerError`` (a ``ValueError``) for a missing, unknown or off-scale answer and
     ``ValueError`` for a scale the local code system does not define.
@@ -198,19 +199,22 @@ def administration_resources(
     scored = score(instrument, answers)  # also rejects unknown items and off-scale values
     report = report or scored
     codings = _answer_codings(instrument, base_url)
-    subject: dict[str, Any] = {
-        "type": "Patient",
-        "identifier": {"system": f"{_base(base_url)}/fhir/client", "value": str(client_id)},
-    }
-    if client_label:  # FHIR strings are never empty
-        subject["display"] = client_label
+    about: dict[str, Any] = {}  # the subject, when there is one
+    if client_id is not None:
+        subject: dict[str, Any] = {
+            "type": "Patient",
+            "identifier": {"system": f"{_base(base_url)}/fhir/client", "value": str(client_id)},
+        }
+        if client_label:  # FHIR strings are never empty
+            subject["display"] = client_label
+        about["subject"] = subject
     when = _instant(finished_at)
     response: Resource = {
         "resourceType": "QuestionnaireResponse",
         "id": f"qr-{administration_id}",
         "questionnaire": f"{questionnaire_url(instrument, base_url)}|{instrument.version}",
         "status": "completed",
-        "subject": subject,
+        **about,
         "authored": when,
         "item": [
             {
@@ -222,7 +226,7 @@ def administration_resources(
         ],
     }
     shared = {
-        "subject": subject,
+        **about,
         "effectiveDateTime": when,
         "derivedFrom": [{"reference": full_url(base_url, response)}],
     }

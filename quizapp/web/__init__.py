@@ -1,9 +1,9 @@
 """The web layer: Flask blueprints, forms, templates and static files, a thin shell around the
 report pipeline, the therapist side and storage.
 
-One module per blueprint (``pages``, ``quiz``, ``results``, ``reports``, ``steps``,
-``invite``, ``auth``, ``therapist`` with ``exports``); ``errors`` gives every error a clear
-page and every response its security headers. A view checks input, calls the domain, and
+One module per blueprint (``pages``, ``quiz``, ``results``, ``reports``, ``my_data``,
+``steps``, ``invite``, ``auth``, ``therapist`` with ``exports``); ``errors`` gives every error
+a clear page and every response its security headers. A view checks input, calls the domain, and
 commits the request's session once, after the response body is ready.
 """
 

@@ -102,7 +102,8 @@ def security_headers(response: Response) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:  # browsers keep to https for 180 days (only ever sent over https)
         headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
-    private = {"quiz", "results", "invite", "therapist", "auth", "health"}  # health: always fresh
+    # health: always fresh
+    private = {"quiz", "results", "my_data", "invite", "therapist", "auth", "health"}
     if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
     return response

@@ -481,6 +481,34 @@ def assert_kept_in_view(page: Page, region: Locator) -> None:
     page.set_viewport_size(original)
 
 
+def download_my_data(page: Page, code: str, folder: Path) -> None:
+    """Issue 16: "Download my data" without JavaScript gives both files, named without the
+    code; the JSON holds the scores the answers imply and the FHIR file is a Bundle."""
+    region = page.get_by_role("region", name="Download my data")
+    if SHOTS:  # the section on a phone, and the same page on a desktop
+        region.screenshot(path=str(Path(SHOTS) / "my-data-phone.png"))
+        original = page.viewport_size
+        assert original is not None
+        page.set_viewport_size(DESKTOP)
+        region.screenshot(path=str(Path(SHOTS) / "my-data-desktop.png"))
+        page.set_viewport_size(original)
+    files = {}
+    for name in ("Download my data as JSON", "Download my data as FHIR R4"):
+        with page.expect_download() as arriving:
+            region.get_by_role("link", name=name).click()
+        download = arriving.value
+        saved = folder / download.suggested_filename
+        assert re.fullmatch(r"secure-base-my-data-\d{4}-\d\d-\d\d(\.fhir)?\.json", saved.name)
+        download.save_as(saved)
+        files[name] = json.loads(saved.read_text())
+    mine = files["Download my data as JSON"]
+    for scale in mine["scores"]:
+        assert math.isclose(scale["score"], expected(scale["scale"], PHONE_ANSWERS).score)
+    assert {a["item_id"]: a["value"] for a in mine["answers"]} == PHONE_ANSWERS
+    assert files["Download my data as FHIR R4"]["resourceType"] == "Bundle"
+    assert code not in json.dumps(files) and code.replace("-", "") not in json.dumps(files)
+
+
 # --- tests ----------------------------------------------------------------------------------
 
 
@@ -557,6 +585,7 @@ def test_phone_without_javascript_quiz_result_and_delete(
         page.screenshot(path=str(Path(SHOTS) / "result-phone.png"))
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+    download_my_data(page, code, tmp_path)
 
     # Delete through the UI; the results URL is then gone.
     page.get_by_role("link", name="Delete my result").click()

@@ -274,8 +274,12 @@ def test_a_visitor_s_journey_leaves_no_code_and_no_address_in_the_access_log(
     code = result.rsplit("/", 1)[1]
     assert stack.request(result, source).status == 200
     assert stack.request(f"{result}/delete", source).status == 200
+    for download in ("data.json", "fhir.json"):  # "Download my data"
+        assert stack.request(f"{result}/{download}", source).status == 200
     time.sleep(0.5)  # nginx writes its log line after the response
     log = (stack.folder / "access.log").read_text()
     assert '"GET /r/<code>"' in log and '"POST /quiz/quick" 303' in log
+    assert '"GET /r/<code>/data.json" 200' in log and '"GET /r/<code>/fhir.json" 200' in log
     assert code not in log and receipts.display(code) not in log
     assert "127.0.0." not in log
+    assert code not in (stack.folder / "gunicorn.log").read_text(), "nor the app's own log"
