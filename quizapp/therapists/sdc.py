@@ -61,20 +61,29 @@ def answer_options(
     ]
 
 
-def _keyed_values(instrument: Instrument, item_ids: list[str], *, reverse: bool) -> str:
-    """FHIRPath for the keyed values of the answered ones of some items: the chosen code (the
-    response value) as it is, or reversed as ``ResponseScale.reverse`` does (min + max - value).
-
-    The items are picked with one regular expression, which engines test far faster than a
-    list of linkIds; item ids are letters, digits, '_' and '-' (the instrument schema)."""
+def _id_pattern(item_ids: list[str]) -> str:
+    """A FHIRPath string literal of a regular expression that matches exactly these linkIds;
+    item ids are letters, digits, '_' and '-' (the instrument schema), so none needs escaping."""
     if not all(_ITEM_ID.fullmatch(item_id) for item_id in item_ids):
         raise ValueError(f"item ids {item_ids} do not fit a regular expression as they are")
+    return f"'^({'|'.join(item_ids)})$'"
+
+
+def _keyed_values(instrument: Instrument, scale_id: str) -> str:
+    """FHIRPath for the keyed values of a scale's answered items: the chosen code (the response
+    value) as it is, or reversed as ``ResponseScale.reverse`` does (min + max - value).
+
+    Items are picked with one regular expression, which fhirpathpy tests far faster than a
+    list of linkIds (``linkId in ('a' | 'b' ...)``)."""
+    keys = instrument.scale_keys[scale_id]
     rs = instrument.response_scale
-    keyed = f"{rs.min + rs.max} - code.toInteger()" if reverse else "code.toInteger()"
-    return (
-        f"%resource.item.where(linkId.matches('^({'|'.join(item_ids)})$'))"
-        f".answer.value.ofType(Coding).select({keyed})"
-    )
+    value = "answer.value.ofType(Coding).code.toInteger()"
+    keyed = value
+    if reversed_ := [item_id for item_id, reverse in keys if reverse]:
+        pattern = _id_pattern(reversed_)
+        keyed = f"iif(linkId.matches({pattern}), {rs.min + rs.max} - {value}, {value})"
+    scale = _id_pattern([item_id for item_id, _ in keys])
+    return f"%resource.item.where(linkId.matches({scale})).select({keyed})"
 
 
 def _enough(instrument: Instrument, scale_id: str) -> int:
@@ -86,13 +95,7 @@ def score_expression(instrument: Instrument, scale_id: str) -> str:
     """FHIRPath for a scale score from a QuestionnaireResponse: the mean of the answered items'
     keyed values (the chosen options' ordinal values), or empty when fewer than
     ``min_answered`` items are answered."""
-    keys = instrument.scale_keys[scale_id]
-    parts = [
-        _keyed_values(instrument, ids, reverse=reverse)
-        for reverse in (False, True)
-        if (ids := [item_id for item_id, reversed_ in keys if reversed_ == reverse])
-    ]
-    values = parts[0] + "".join(f".combine({part})" for part in parts[1:])
+    values = _keyed_values(instrument, scale_id)
     enough = _enough(instrument, scale_id)
     return (
         f"iif(({values}).count() >= {enough}, "
