@@ -7,7 +7,8 @@ database and calls :func:`bundle`.
 - No LOINC (or other standard) codes exist for our scales, so the scores are coded in a
   local code system (:func:`code_system`) served under the site's own base URL.
 - Each instrument is a Questionnaire whose answer options are codings (code = the response
-  value, display = its label); a response repeats the chosen coding.
+  value, display = its label); a response repeats the chosen coding. The Questionnaire scores
+  itself the SDC way (:mod:`.sdc`): keyed option values and one calculated item per scale.
 - Each scale score is an Observation (category ``survey``) with its standard error of
   measurement, 90% band and percentile as components, derived from the response.
 - Bundle entries get ``urn:uuid:`` full URLs from a uuid5 of the base URL and resource id,
@@ -25,6 +26,7 @@ from typing import Any, NotRequired, TypedDict
 
 from ..scoring.engine import AnswerError, ScaleScore, ScoreReport, score
 from ..scoring.instrument import Instrument
+from . import sdc
 
 Resource = dict[str, Any]
 
@@ -32,6 +34,8 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 UCUM = "http://unitsofmeasure.org"
 SCALES_CODE_SYSTEM = "/fhir/CodeSystem/attachment-scales"
 SCALES_VERSION = "1.0.0"
+SURVEY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
+SCORE_UNIT = {"system": UCUM, "code": "{score}", "display": "score"}
 
 # code -> (display, definition) of the local code system
 CONCEPTS: dict[str, tuple[str, str]] = {
@@ -132,7 +136,9 @@ def _name(instrument: Instrument) -> str:
 
 
 def questionnaire(instrument: Instrument, base_url: str) -> Resource:
-    """One Questionnaire per instrument: one required choice item per statement."""
+    """One Questionnaire per instrument: one required choice item per statement, whose options
+    carry their keyed values, then one hidden item per scale that calculates its score (SDC);
+    a scale the local code system defines is marked for Observation extraction."""
     codings = _answer_codings(instrument, base_url)
     resource: Resource = {
         "resourceType": "Questionnaire",
@@ -157,9 +163,19 @@ def questionnaire(instrument: Instrument, base_url: str) -> Resource:
             "text": item.text,
             "type": "choice",
             "required": True,
-            "answerOption": [{"valueCoding": coding} for coding in codings.values()],
+            "answerOption": sdc.answer_options(instrument, item, codings),
         }
         for item in instrument.items
+    ]
+    resource["item"] += [
+        sdc.score_item(
+            instrument,
+            scale_id,
+            unit=SCORE_UNIT,
+            code=_coding(scale_id, base_url) if scale_id in CONCEPTS else None,
+            category=SURVEY,
+        )
+        for scale_id in instrument.scales
     ]
     return deepcopy(resource)  # no answer option shared between items
 
@@ -167,13 +183,42 @@ def questionnaire(instrument: Instrument, base_url: str) -> Resource:
 def _quantity(value: float, *, percent: bool = False) -> dict[str, Any]:
     if percent:
         return {"value": round(value, 1), "unit": "%", "system": UCUM, "code": "%"}
-    return {"value": round(value, 2), "unit": "score", "system": UCUM, "code": "{score}"}
+    unit = SCORE_UNIT
+    return {"value": round(value, 2), "unit": unit["display"], "system": unit["system"],
+            "code": unit["code"]}  # fmt: skip
+
+
+def _coding(code: str, base_url: str) -> dict[str, str]:
+    """A code of the local code system, with its display."""
+    return {
+        "system": _base(base_url) + SCALES_CODE_SYSTEM,
+        "code": code,
+        "display": CONCEPTS[code][0],
+    }
 
 
 def _concept(code: str, base_url: str, text: str | None = None) -> dict[str, Any]:
-    display = CONCEPTS[code][0]
-    coding = {"system": _base(base_url) + SCALES_CODE_SYSTEM, "code": code, "display": display}
-    return {"coding": [coding], "text": text or display}
+    return {"coding": [_coding(code, base_url)], "text": text or CONCEPTS[code][0]}
+
+
+def response_items(
+    instrument: Instrument, answers: Mapping[str, int | None], base_url: str
+) -> list[Resource]:
+    """The items of a QuestionnaireResponse: one per answered statement, in the instrument's
+    order, answered with the option's coding; an unanswered statement (None or absent) has
+    none. Raises ``AnswerError`` for a value off the response scale."""
+    codings = _answer_codings(instrument, base_url)
+    items = []
+    for item in instrument.items:
+        value = answers.get(item.id)
+        if value is None:
+            continue
+        if value not in codings:
+            raise AnswerError(f"{item.id}: {value!r} is not a response of {instrument.id}")
+        items.append(
+            {"linkId": item.id, "text": item.text, "answer": [{"valueCoding": codings[value]}]}
+        )
+    return deepcopy(items)
 
 
 def administration_resources(
@@ -198,7 +243,6 @@ def administration_resources(
         raise AnswerError(f"administration {administration_id}: no answer to {missing}")
     scored = score(instrument, answers)  # also rejects unknown items and off-scale values
     report = report or scored
-    codings = _answer_codings(instrument, base_url)
     about: dict[str, Any] = {}  # the subject, when there is one
     if client_id is not None:
         subject: dict[str, Any] = {
@@ -216,14 +260,7 @@ def administration_resources(
         "status": "completed",
         **about,
         "authored": when,
-        "item": [
-            {
-                "linkId": item.id,
-                "text": item.text,
-                "answer": [{"valueCoding": codings[int(answers[item.id])]}],
-            }
-            for item in instrument.items
-        ],
+        "item": response_items(instrument, answers, base_url),
     }
     shared = {
         **about,
@@ -266,9 +303,7 @@ def _observation(
         "resourceType": "Observation",
         "id": _fhir_id(resource_id),
         "status": "final",
-        "category": [
-            {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
-        ],
+        "category": [SURVEY],
         "code": _concept(result.scale, base_url, result.label),
         **shared,
         "valueQuantity": _quantity(result.score),

@@ -176,11 +176,13 @@ def test_questionnaire_has_every_statement(exported: Any, bank: dict[str, Instru
             "active",
         )
         assert q["subjectType"] == ["Patient"]
-        assert [(i["linkId"], i["text"]) for i in q["item"]] == [
+        statements, scores = q["item"][: len(instrument.items)], q["item"][len(instrument.items) :]
+        assert [(i["linkId"], i["text"]) for i in statements] == [
             (item.id, item.text) for item in instrument.items
         ]
+        assert [i["linkId"] for i in scores] == ["score.anxiety", "score.avoidance"]
         rs = instrument.response_scale
-        for item in q["item"]:
+        for item in statements:
             assert (item["type"], item["required"]) == ("choice", True)
             options = [o["valueCoding"] for o in item["answerOption"]]
             assert [(o["code"], o["display"]) for o in options] == [
