@@ -108,7 +108,17 @@ def security_headers(response: Response) -> Response:
     if request.is_secure:  # browsers keep to https for 180 days (only ever sent over https)
         headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
     # health: always fresh
-    private = {"quiz", "results", "my_data", "invite", "therapist", "auth", "health", "api"}
+    private = {
+        "quiz",
+        "results",
+        "my_data",
+        "invite",
+        "therapist",
+        "auth",
+        "health",
+        "api",
+        "api_tokens",
+    }
     if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
     return response

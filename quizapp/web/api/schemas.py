@@ -162,7 +162,12 @@ CLIENT = obj({
     "id": INT, "label": STR, "results": INT, "last_result_at": nullable(TIME),
     "open_invitations": INT, "last_activity_at": TIME,
 })  # fmt: skip
-PAGE_FIELDS: dict[str, Schema] = {"page": {"type": "integer", "minimum": 1}, "size": INT, "pages": INT, "total": INT}
+PAGE_FIELDS: dict[str, Schema] = {
+    "page": {"type": "integer", "minimum": 1},
+    "size": INT,
+    "pages": INT,
+    "total": INT,
+}
 CLIENT_PAGE = obj({"items": {"type": "array", "items": ref("Client")}, **PAGE_FIELDS})
 CLIENT_RESULT = obj({
     "id": INT, "instrument_id": STR, "instrument_version": STR, "finished_at": TIME,
