@@ -71,7 +71,7 @@ def test_the_instruments_show_their_statements_choices_and_licence(client: Flask
     listed = client.get("/api/v1/instruments").get_json()["items"]
     assert {i["id"] for i in listed} == {"quick", "full"}
     quick = client.get("/api/v1/instruments/quick").get_json()
-    assert [c["label"] for c in quick["response_scale"]["choices"]][0] == "Strongly disagree"
+    assert quick["response_scale"]["choices"][0] == {"value": 1, "label": "Strongly disagree"}
     assert len(quick["items"]) == 12 and quick["licence"]["name"] == "CC-BY-4.0"
     problem(client.get("/api/v1/instruments/nope"), 404)
 
@@ -168,7 +168,7 @@ def test_cors_is_closed_and_cookies_need_no_csrf_token(client: FlaskClient) -> N
     origin = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"}
     for response in (client.options("/api/v1/results", headers=origin),
                      client.get("/api/v1/instruments", headers=origin)):  # fmt: skip
-        assert not [h for h in response.headers.keys() if h.startswith("Access-Control-")]
+        assert not [name for name, _ in response.headers if name.startswith("Access-Control-")]
     submit(client, QUICK)  # a POST without any CSRF token: the API needs none
 
 
