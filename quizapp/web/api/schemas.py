@@ -72,7 +72,7 @@ INSTRUMENT = obj({
 _FINDING = obj({
     "id": STR, "title": STR, "description": STR, "z": NUM, "mean": NUM, "rules": STR_LIST,
     "evidence": {"type": "array", "items": obj({"item_id": STR, "statement": STR,
-                                                "answer": INT, "deviation": NUM})},
+                                                "answer": STR, "deviation": nullable(NUM)})},
 })  # fmt: skip
 _SAID = obj({"id": STR, "title": STR, "text": STR, "rules": STR_LIST})
 RESULT = obj({
@@ -115,7 +115,7 @@ RESULT = obj({
     }),
     "model_outputs": obj({
         "deviations": nullable({"type": "object", "additionalProperties": NUM}),
-        "random_answering": nullable(NUM),
+        "random_answering": nullable(BOOL),
     }),
     "computed_with": obj({"rules_version": STR, "model_version": nullable(STR),
                           "content_version": STR}),

@@ -81,7 +81,8 @@ def _public(operation: dict[str, Any]) -> dict[str, Any]:
     return operation | {"security": [], "tags": ["visitors"]}
 
 
-def paths() -> dict[str, Any]:
+def paths(instrument_ids: list[str]) -> dict[str, Any]:
+    """Every operation; ``instrument_ids``: the instruments this site scores."""
     result = _json(ref("Result"), "The stored result (see `about` in it)")
     return {
         "/api/v1/openapi.json": {"get": _public({
@@ -100,7 +101,8 @@ def paths() -> dict[str, Any]:
             "operationId": "getInstrument",
             "summary": "A questionnaire: statements, response scale with labels, licence",
             "parameters": [{"name": "instrument_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "maxLength": 40}}],
+                            "schema": {"type": "string", "enum": instrument_ids},
+                            "description": "Any other id is a 404."}],
             "responses": {"200": _json(ref("Instrument"), "The questionnaire")}
             | _errors("404")})},
         "/api/v1/results": {"post": _public({
@@ -172,7 +174,7 @@ def document(bank: dict[str, Instrument], base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "tags": [{"name": "visitors", "description": "No account"},
                  {"name": "therapists", "description": "A personal access token"}],
-        "paths": paths(),
+        "paths": paths(list(bank)),
         "components": {
             "schemas": components(bank),
             "responses": {code: {"description": text, "content": PROBLEM_JSON,
