@@ -146,3 +146,24 @@ def test_expired_revoked_disabled_and_cookie_only_requests_are_401(
         db.session.execute(update(Therapist).values(disabled_at=utcnow()))
         db.session.commit()
     _refused(app, kept)
+
+
+def test_a_token_is_in_no_log_line_and_the_masks_cover_headers(
+    app: Flask, therapist: Person, caplog: Any
+) -> None:
+    import logging
+
+    from quizapp import logs
+
+    caplog.set_level(logging.DEBUG)
+    token = make_token(therapist, ["results:read"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    web = app.test_client()
+    assert web.get("/api/v1/clients", headers=bearer(token)).status_code == 200
+    web.get("/api/v1/clients", headers=bearer(token + "x"))
+    logged = "\n".join(logs.RedactingFormatter(logs.FORMAT).format(r) for r in caplog.records)
+    assert token not in logged and token[6:] not in logged
+    for line in (f"Authorization: Bearer {token}", "{'Authorization': 'Bearer short1'}",
+                 f"token {token} was used", "Receipt-Code: 7K2Q-AB12"):  # fmt: skip
+        masked = logs.redact(line)
+        assert token[6:] not in masked and "short1" not in masked and "AB12" not in masked
