@@ -107,6 +107,11 @@ def test_another_therapist_s_client_and_invitation_are_404(
     problem(web.delete(f"/api/v1/clients/{client_id}/invitations/{invitation['id']}",
                        headers=theirs), 404)  # fmt: skip
     assert web.get("/api/v1/clients", headers=theirs).get_json()["items"] == []
+    # every API route with a client in it was tried above (a new one must be added here)
+    with_client = {r.endpoint for r in app.url_map.iter_rules()
+                   if r.endpoint.startswith("api.") and "client_id" in r.arguments}  # fmt: skip
+    assert with_client == {"api.client_results", "api.create_invitation",
+                           "api.withdraw_invitation"}  # fmt: skip
     with app.app_context():
         assert db.session.get(Invite, invitation["id"]).revoked_at is None  # type: ignore[union-attr]
 
