@@ -70,10 +70,15 @@ def quick_answers(values: list[int]) -> dict[str, int]:
     return {f"q{n:02d}": v for n, v in enumerate(values, start=1)}
 
 
+def submission(client: FlaskClient, values: list[int]) -> dict[str, Any]:
+    """A submission body for the quick form, with a start token fetched as a client does."""
+    token = client.get("/api/v1/instruments/quick").get_json()["start_token"]
+    return {"instrument_id": "quick", "start_token": token, "answers": quick_answers(values)}
+
+
 def submit(client: FlaskClient, values: list[int], **headers: str) -> dict[str, Any]:
     """Send answers to the quick form through the API; the 201 body."""
-    body = {"instrument_id": "quick", "instrument_version": "1.0.0",
-            "answers": quick_answers(values)}  # fmt: skip
+    body = submission(client, values)
     response = client.post("/api/v1/results", json=body, headers=headers)
     assert response.status_code == 201, response.get_data(as_text=True)
     answer: dict[str, Any] = response.get_json()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,12 @@ from sqlalchemy import func, select, update
 from quizapp import logs
 from quizapp.scoring.engine import score
 from quizapp.storage.tables import Submission
+from quizapp.web import forms
 from quizapp.web.extensions import db
 
 from ..conftest import with_limits
 from ..web.test_my_data import FOLLOW_UP, take_quiz
-from .conftest import QUICK, UNCERTAIN, api_app, quick_answers, submit
+from .conftest import QUICK, UNCERTAIN, api_app, quick_answers, submission, submit
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -65,6 +68,30 @@ def test_the_api_gives_the_engine_s_scores_and_the_web_s_stored_analysis(
         del document["taken"]
     assert sent["result"] == web
     assert stored_count(app) == 2
+
+
+def test_a_start_token_is_used_once_and_times_the_answering(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = submission(client, QUICK)
+    with app.test_request_context():
+        token = forms.read_token(body["start_token"])
+        assert token is not None
+        started = token.started - 30  # as if the questionnaire had been fetched 30 s earlier
+        body["start_token"] = forms._serializer().dumps(["quick", "1.0.0", started, token.nonce])
+    first = client.post("/api/v1/results", json=body)
+    assert first.status_code == 201
+    taken = first.get_json()["result"]["taken"]
+    seconds = (datetime.fromisoformat(taken["finished_at"])
+               - datetime.fromisoformat(taken["started_at"])).total_seconds()  # fmt: skip
+    assert 29 < seconds < 60
+    cautions = [c["id"] for c in first.get_json()["result"]["interpretation"]["cautions"]]
+    retry = client.post("/api/v1/results", json=body)  # a retry of the same answers
+    problem(retry, 409)
+    assert stored_count(app) == 1
+    assert "too-fast" not in cautions  # 30 s for 12 statements
+    instant = submit(client, QUICK)["result"]["interpretation"]["cautions"]
+    assert "too-fast" in [c["id"] for c in instant]  # answered the moment it was fetched
 
 
 def test_the_instruments_show_their_statements_choices_and_licence(client: FlaskClient) -> None:
@@ -128,8 +155,7 @@ def test_the_receipt_code_is_in_no_url_and_no_log_line(
 
 
 def test_errors_are_problem_details_of_one_shape(app: Flask, client: FlaskClient) -> None:
-    good = {"instrument_id": "quick", "instrument_version": "1.0.0",
-            "answers": quick_answers(QUICK)}  # fmt: skip
+    good = submission(client, QUICK)
     problem(client.post("/api/v1/results", data="{", content_type="application/json"), 400)
     problem(client.post("/api/v1/results", data=json.dumps(good), content_type="text/plain"),
             415)  # fmt: skip
@@ -137,7 +163,10 @@ def test_errors_are_problem_details_of_one_shape(app: Flask, client: FlaskClient
     problem(client.post("/api/v1/results", data=huge, content_type="application/json"), 413)
     invalid = problem(client.post("/api/v1/results", json=good | {"answers": {"q01": 9}}), 422)
     assert invalid["errors"]
-    problem(client.post("/api/v1/results", json=good | {"instrument_version": "0.1"}), 409)
+    problem(client.post("/api/v1/results", json=good | {"start_token": "forged"}), 400)
+    with app.test_request_context():
+        old = forms._serializer().dumps(["quick", "0.1", time.time(), "0" * 32])
+    problem(client.post("/api/v1/results", json=good | {"start_token": old}), 409)
     refused = problem(client.put("/api/v1/result"), 405)
     assert refused["title"] == "Method not allowed"
     problem(client.get("/api/v1/no-such-thing"), 404)
@@ -178,9 +207,7 @@ def test_the_web_s_rate_limits_hold_with_429_problems(database_url: str, tmp_pat
     client = app.test_client()
     submit(client, QUICK)
     submit(client, QUICK)
-    body = {"instrument_id": "quick", "instrument_version": "1.0.0",
-            "answers": quick_answers(QUICK)}  # fmt: skip
-    refused = client.post("/api/v1/results", json=body)
+    refused = client.post("/api/v1/results", json=submission(client, QUICK))
     problem(refused, 429)
     assert int(refused.headers["Retry-After"]) > 0
     wrong = {"Receipt-Code": "0" * 28}

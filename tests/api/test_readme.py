@@ -69,6 +69,8 @@ def test_the_readme_s_curl_examples_work_as_written(base: str, therapist: Therap
     for command in commands[:6]:  # a visitor's
         status, body = run(command, env)
         statuses.append(status)
+        if "/api/v1/instruments/quick" in command:
+            env["START"] = body["start_token"]
         if "/api/v1/results" in command:
             assert body["follow_up_pending"] is True  # as the comment says
             env["CODE"] = body["receipt_code"]

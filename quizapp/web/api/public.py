@@ -9,7 +9,7 @@ portable JSON of "download my data".
 
 from __future__ import annotations
 
-import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -18,9 +18,9 @@ from werkzeug.exceptions import NotFound
 from ...pipeline.portable import portable_data
 from ...scoring.instrument import Instrument
 from ...storage import receipts, submissions
-from ...storage.tables import utcnow
 from .. import get_instrument, pipeline
 from ..extensions import db
+from ..forms import issue_token, read_token
 from ..my_data import stored_result
 from ..quiz import commit_submission
 from ..ratelimits import limited
@@ -66,6 +66,7 @@ def instrument(instrument_id: str) -> Response:
                     "statements": list(s.item_ids)} for s in i.scales.values()],
         "items": [{"id": item.id, "scale": item.scale, "reverse_worded": item.reverse,
                    "text": item.text} for item in i.items],
+        "start_token": issue_token(i),
     })  # fmt: skip
 
 
@@ -80,21 +81,26 @@ def _result(code: str) -> dict[str, Any]:
 def submit() -> tuple[Response, int]:
     body = json_body("Submission")
     i = get_instrument(body["instrument_id"])
-    if body["instrument_version"] != i.version:
+    token = read_token(body["start_token"])
+    if token is None or token.instrument != i.id:
+        raise ApiError(400, "This start_token was not issued for this questionnaire: fetch the "
+                            "questionnaire again and send its start_token.")  # fmt: skip
+    if token.version != i.version:
         raise ApiError(
             409,
-            f"This site scores version {i.version} of {i.id}; nothing was "
-            "stored. Fetch the questionnaire again and answer that version.",
+            "The questionnaire was updated since its start_token was issued; "
+            "nothing was stored. Fetch it again and answer the new version.",
         )
     answers = {item_id: int(value) for item_id, value in body["answers"].items()}
-    nonce, started_at = secrets.token_hex(16), utcnow()
+    nonce, started_at = token.nonce, datetime.fromtimestamp(token.started, UTC)
     stored = commit_submission(
         i, answers, started_at,
         lambda finished_at, receipt, linked, follow_up: submissions.store_submission(
             db.session, i, answers, started_at=started_at, finished_at=finished_at,
             nonce=nonce, receipt=receipt, linked=linked, follow_up=follow_up,
         ),
-        nonce, already="These answers were already stored.",
+        nonce, already="Answers with this start_token were stored already; the first "
+                       "answer holds their receipt code.",
     )  # fmt: skip
     if stored is None:
         raise ApiError(

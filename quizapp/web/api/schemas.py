@@ -67,6 +67,7 @@ INSTRUMENT = obj({
                                               "statements": STR_LIST})},
     "items": {"type": "array", "items": obj({"id": STR, "scale": STR, "reverse_worded": BOOL,
                                              "text": STR})},
+    "start_token": {"type": "string", "description": "Send it back with the answers."},
 })  # fmt: skip
 
 _FINDING = obj({
@@ -138,13 +139,18 @@ def answers_schema(instrument: Instrument, item_ids: tuple[str, ...] | None = No
     return obj({item_id: value for item_id in ids})
 
 
+START_TOKEN = {
+    "type": "string", "minLength": 1, "maxLength": 400,
+    "description": "The start_token given with the questionnaire (GET /api/v1/instruments/{id}): "
+                   "it times the answering, as the web form does, and makes a retry safe (a "
+                   "token is used once).",
+}  # fmt: skip
+
+
 def submission_schema(bank: dict[str, Instrument]) -> Schema:
-    """One branch per instrument: its id, a version, and an answer to each of its statements."""
+    """One branch per instrument: its id, a start token, and an answer to each statement."""
     return {"oneOf": [
-        obj({"instrument_id": {"type": "string", "const": i.id},
-             "instrument_version": {"type": "string", "maxLength": 20, "examples": [i.version],
-                                    "description": "The version answered (409 if not the "
-                                                   "current one)"},
+        obj({"instrument_id": {"type": "string", "const": i.id}, "start_token": START_TOKEN,
              "answers": answers_schema(i)})
         for i in bank.values()
     ]}  # fmt: skip

@@ -108,6 +108,10 @@ def paths(instrument_ids: list[str]) -> dict[str, Any]:
         "/api/v1/results": {"post": _public({
             "operationId": "submitAnswers",
             "summary": "Send an answer to every statement; get the analysis and a receipt code",
+            "description": "Stored and analysed once, as the web quiz stores answers (its "
+                           "limits, follow-up and report). 400: a start_token this site did "
+                           "not issue for the questionnaire; 409: the questionnaire changed "
+                           "since, or this start_token was used already.",
             "requestBody": _body("Submission"),
             "responses": {"201": _json(ref("Submitted"), "Stored and analysed, once, as the "
                                        "web quiz stores it")}
