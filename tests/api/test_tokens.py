@@ -172,3 +172,18 @@ def test_a_token_is_in_no_log_line_and_the_masks_cover_headers(
                  f"token {token} was used", "Receipt-Code: 7K2Q-AB12"):  # fmt: skip
         masked = logs.redact(line)
         assert token[6:] not in masked and "short1" not in masked and "AB12" not in masked
+
+
+def test_guessing_tokens_is_limited_like_guessing_receipt_codes(
+    database_url: str, tmp_path: Path
+) -> None:
+    from ..conftest import with_limits
+    from .conftest import api_app
+
+    app = api_app(database_url, tmp_path, RATE_LIMITS=with_limits(lookup_miss="2/minute"))
+    for _ in range(2):
+        _refused(app, "sbpat_" + "B" * 43)
+    refused = app.test_client().get("/api/v1/clients", headers=bearer("sbpat_" + "C" * 43))
+    problem(refused, 429)
+    assert int(refused.headers["Retry-After"]) > 0
+    app.extensions["database"].dispose()
