@@ -98,6 +98,8 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .web import (
         RowId,
+        api,
+        api_tokens,
         auth,
         exports,
         health,
@@ -117,6 +119,8 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     assert exports.__name__  # its routes are on the therapist blueprint
     app.register_blueprint(therapist.bp)
+    app.register_blueprint(api_tokens.bp)
+    api.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,7 +1,9 @@
 """One logging set-up for the web app, the renderer and the commands, with secrets masked.
 
-Every line goes through :class:`RedactingFormatter`, which masks receipt codes, the tokens of
-invitation and password-reset links, and e-mail addresses in the whole formatted text: the
+Every line goes through :class:`RedactingFormatter`, which masks receipt codes (also in a
+``Receipt-Code`` header), the tokens of invitation and password-reset links, API tokens (also
+in an ``Authorization`` header, whatever their length), and e-mail addresses in the whole
+formatted text: the
 message, its arguments, the request path of an error ("Exception on /r/<code> [GET]") and any
 traceback. The log says that something happened to a result, never which one. Lines are plain
 text, or JSON objects one per line (``QUIZAPP_LOG_FORMAT=json``) for a log collector; either
@@ -20,13 +22,17 @@ from typing import TextIO
 RECEIPT = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}(?:-?[0-9A-Za-z]{4}){6}(?![0-9A-Za-z])")
 LINK_TOKEN = re.compile(r"(/(?:invite|reset)/)[A-Za-z0-9_~.%-]+")
 LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
+BEARER = re.compile(r"(?i)(\bbearer\s+|receipt-code[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+")
+API_TOKEN = re.compile(r"sbpat_[A-Za-z0-9_-]*")
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 def redact(text: str) -> str:
-    """``text`` with receipt codes, link tokens, long random tokens and e-mail addresses
-    replaced by a mark of their kind."""
+    """``text`` with header credentials, receipt codes, link tokens, API tokens, long random
+    tokens and e-mail addresses replaced by a mark of their kind."""
+    text = BEARER.sub(r"\1[secret]", text)
+    text = API_TOKEN.sub("[token]", text)
     text = EMAIL.sub("[e-mail]", text)
     text = LINK_TOKEN.sub(r"\1[token]", text)
     text = RECEIPT.sub("[receipt code]", text)

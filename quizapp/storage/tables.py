@@ -315,3 +315,27 @@ class AuditEntry(Base):
     client_id: Mapped[int | None] = mapped_column(Integer, default=None)
     submission_id: Mapped[int | None] = mapped_column(Integer, default=None)
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ApiToken(Base):
+    """A therapist's personal access token for the JSON API (``/api/v1``): a name, the scopes
+    it grants, an expiry. Only its SHA-256 is stored (like a receipt code's): the token itself
+    is shown once, when it is made. Deleted with the account."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint("length(token_hash) = 32", name="api_token_hash_is_sha256"),
+        CheckConstraint("expires_at > created_at", name="api_token_expires_after_created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated, as OAuth writes them
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -215,3 +215,19 @@ def scored_administrations(
             continue
         scored.append(Administration(s.id, s.finished_at, s.instrument_id, report.scales))
     return scored, notes
+
+
+def client_results(
+    session: Session, client_id: int, page: int = 1, per_page: int = PER_PAGE
+) -> Page[Submission]:
+    """One page of a client's completed questionnaires, newest first (caller checked
+    ownership); a page past the last is the last."""
+    mine = Submission.client_id == client_id
+    total = session.scalar(select(func.count()).select_from(Submission).where(mine)) or 0
+    page, pages = page_of(page, total, per_page)
+    rows = session.scalars(
+        select(Submission).where(mine)
+        .order_by(Submission.finished_at.desc(), Submission.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    )  # fmt: skip
+    return Page(list(rows), page, pages, total)

@@ -12,6 +12,7 @@ from wtforms import (
     PasswordField,
     RadioField,
     SearchField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -24,9 +25,11 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..therapists.accounts import MAX_PASSWORD, MIN_PASSWORD
 from ..therapists.invites import CLIENT_SEES
+from ..therapists.tokens import LIFETIMES, SCOPES
 
 
 def text(field: Field) -> str:
@@ -161,3 +164,25 @@ class SearchForm(FlaskForm):  # type: ignore[misc]
         csrf = False
 
     q = SearchField("Search by label", validators=[Optional(), Length(max=80)])
+
+
+class TokenForm(FlaskForm):  # type: ignore[misc]
+    """A new personal access token for the JSON API: a name, its scopes, how long it works."""
+
+    name = StringField(
+        "Name (what it is for, e.g. the clinic's records script)",
+        validators=[InputRequired(), Length(1, 80)],
+    )
+    scopes = SelectMultipleField(
+        "It may",
+        choices=[SelectChoice(k, f"{k}: {v}") for k, v in SCOPES.items()],
+        validators=[InputRequired(message="Choose at least one.")],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+    days = RadioField(
+        "It works for",
+        choices=[SelectChoice(str(d), f"{d} days") for d in LIFETIMES],
+        default="30",
+        validators=[InputRequired()],
+    )

@@ -21,6 +21,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
@@ -121,8 +122,13 @@ def _start_session(account: Therapist) -> None:
 def check_idle() -> Response | None:
     """Sign out after ``SESSION_IDLE_MINUTES`` without a request, or ``MAX_SESSION_HOURS``
     after sign-in (so a copied cookie that is kept busy still ends). A visitor who never
-    signed in is not looked up: their session is left as it is (and not written again)."""
-    if "_user_id" not in session or not current_user.is_authenticated:
+    signed in is not looked up: their session is left as it is (and not written again). The
+    JSON API never reads the session (its cookie authenticates nothing there)."""
+    if (
+        request.path.startswith("/api/")
+        or "_user_id" not in session
+        or not current_user.is_authenticated
+    ):
         return None
     now = time.time()
     idle = now - float(session.get("seen", 0)) > current_app.config["SESSION_IDLE_MINUTES"] * 60

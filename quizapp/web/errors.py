@@ -10,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from .api import is_api_request, problems
 from .extensions import db
 
 CSP = (
@@ -50,7 +51,9 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
-def handle_http(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
+def handle_http(exc: HTTPException) -> tuple[str, int, dict[str, str]] | Response:
+    if is_api_request():  # the JSON API's errors are problem details
+        return problems.from_http(exc)
     status = exc.code or 500
     custom = exc.description if exc.description != type(exc).description else None
     page, status = _page(status, custom or MESSAGES.get(status, exc.description or ""))
@@ -65,11 +68,13 @@ DATABASE_DOWN = (
 )
 
 
-def handle_database_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
+def handle_database_down(exc: Exception) -> tuple[str, int, dict[str, str]] | Response:
     """The database refused, dropped or timed out the connection: a 503 that says so (a
     defect of ours, such as a broken constraint, stays a 500)."""
     current_app.logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
     db.session.rollback()
+    if is_api_request():
+        return problems.problem(503, DATABASE_DOWN, headers={"Retry-After": "5"})
     page, status = _page(503, DATABASE_DOWN)
     return page, status, {"Retry-After": "5"}
 
@@ -103,7 +108,17 @@ def security_headers(response: Response) -> Response:
     if request.is_secure:  # browsers keep to https for 180 days (only ever sent over https)
         headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
     # health: always fresh
-    private = {"quiz", "results", "my_data", "invite", "therapist", "auth", "health"}
+    private = {
+        "quiz",
+        "results",
+        "my_data",
+        "invite",
+        "therapist",
+        "auth",
+        "health",
+        "api",
+        "api_tokens",
+    }
     if request.blueprint in private or request.path.startswith("/open"):
         headers["Cache-Control"] = "no-store"
     return response

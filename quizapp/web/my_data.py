@@ -32,7 +32,7 @@ GONE = ("This result was made with an earlier version of the questionnaire, whic
         "longer scores. Your answers are kept until you delete them.")  # fmt: skip
 
 
-def _stored(code: str) -> tuple[Answered, Analysis]:
+def stored_result(code: str) -> tuple[Answered, Analysis]:
     """The result of a receipt code with its stored analysis (404 for none; 410 when the site
     no longer has its questionnaire version)."""
     found = submissions.find_with_analysis(db.session, code)
@@ -64,7 +64,7 @@ def _resource_key(code: str) -> str:
 @bp.get("/<code>/data.json")
 @limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def json_data(code: str) -> Response:
-    submission, analysis = _stored(code)
+    submission, analysis = stored_result(code)
     document = portable_data(pipeline(), submission, analysis)
     name = f"secure-base-my-data-{submission.finished_at:%Y-%m-%d}.json"
     return _download(document, "application/json", name)
@@ -73,7 +73,7 @@ def json_data(code: str) -> Response:
 @bp.get("/<code>/fhir.json")
 @limited("lookup", misses="lookup-miss", methods=LOOKUPS)
 def fhir_data(code: str) -> Response:
-    submission, analysis = _stored(code)
+    submission, analysis = stored_result(code)
     instrument = analysis.instrument
     administration: fhir.Administration = {
         "administration_id": _resource_key(code),

@@ -121,8 +121,16 @@ def more(code: str) -> Response | str | tuple[str, int]:
 def _finish(
     submission: Submission, code: str, asked: list[str], answers: dict[str, int]
 ) -> Response:
+    finish_follow_up(submission, code, asked, answers)
+    return redirect(url_for("results.show", code=code), code=303)
+
+
+def finish_follow_up(
+    submission: Submission, code: str, asked: list[str], answers: dict[str, int]
+) -> None:
     """Keep the follow-up answers ({} when skipped), analyse again from every answer
-    (replacing the stored analysis and any PDF of it), and queue the report."""
+    (replacing the stored analysis and any PDF of it), queue the report, and commit (the web
+    page and the API's follow-up both end here)."""
     submission.follow_up = {"asked": asked, "answers": answers}
     if answers:
         analysis = analyse_submission(pipeline(), submission)
@@ -136,7 +144,6 @@ def _finish(
     db.session.commit()
     if job is not None:
         wake(job.id)
-    return redirect(url_for("results.show", code=code), code=303)
 
 
 @bp.get("/<code>/delete")
