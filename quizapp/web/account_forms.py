@@ -161,3 +161,9 @@ class SearchForm(FlaskForm):  # type: ignore[misc]
         csrf = False
 
     q = SearchField("Search by label", validators=[Optional(), Length(max=80)])
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    url = StringField(
+        "Endpoint address (https://...)", validators=[InputRequired(), Length(1, 2000)]
+    )
