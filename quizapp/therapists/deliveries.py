@@ -68,6 +68,7 @@ def _give_up_abandoned(session: Session, now: datetime) -> None:
             WebhookDelivery.attempts >= WebhookDelivery.max_attempts,
         )
         .values(status="failed", body=None, claimed_until=None)
+        .execution_options(synchronize_session=False)  # the session commits (expires) next
     )
 
 
@@ -88,6 +89,7 @@ def claim(session: Session, delivery_id: int | None = None) -> WebhookDelivery |
             update(WebhookDelivery)
             .where(WebhookDelivery.id == found, *_claimable(now))
             .values(claimed_until=now + LEASE, attempts=WebhookDelivery.attempts + 1)
+            .execution_options(synchronize_session=False)
         )
         session.commit()
         if getattr(taken, "rowcount", 0) == 1:
@@ -145,7 +147,7 @@ class Deliverer:
         fallbacks: Sequence[str] = (),
         *,
         allow_private: bool = False,
-        resolver: outbound.Resolver = outbound.system_resolver,
+        resolver: outbound.Resolver | None = None,
         poll: float = 1.0,
     ) -> None:
         self.sessions = sessions

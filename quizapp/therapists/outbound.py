@@ -99,14 +99,15 @@ def parse_url(url: str, *, allow_private: bool = False) -> tuple[str, str, int, 
     return parts.scheme, parts.hostname.rstrip(".").lower(), port, path
 
 
-def check(url: str, *, allow_private: bool = False, resolver: Resolver = system_resolver) -> Target:
+def check(url: str, *, allow_private: bool = False, resolver: Resolver | None = None) -> Target:
     """The endpoint at ``url`` with the address to connect to, or ``Refused`` (a URL that is
     not https, or a host with any address that is not public)."""
     scheme, host, port, path = parse_url(url, allow_private=allow_private)
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
-        addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(host, port)]
+        found = (resolver or system_resolver)(host, port)
+        addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
     if not addresses:
         raise Refused(f"the name {host} cannot be resolved")
     if not allow_private:

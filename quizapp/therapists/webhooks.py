@@ -96,7 +96,7 @@ def register(
     *,
     secret_key: str,
     allow_private: bool,
-    resolver: outbound.Resolver = outbound.system_resolver,
+    resolver: outbound.Resolver | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret as shown once; ``outbound.Refused`` for an address the
     service will not send to, ``TooMany`` past ``MAX_ENDPOINTS``."""
