@@ -667,3 +667,25 @@ def test_a_delivery_whose_sender_died_is_taken_up_when_its_lease_ends(
     assert sender(app).drain() == 1 and len(receiver.requests) == 1
     [row] = deliveries_of(app)
     assert (row.status, row.attempts) == ("done", 2)
+
+
+def test_after_a_key_rotation_the_secret_opens_and_is_sealed_again(
+    app: Flask, therapist: Therapist, receiver: Receiver
+) -> None:
+    endpoint_id, secret = add_endpoint(therapist, receiver.url)
+    raw = base64.b64decode(secret.removeprefix("whsec_"))
+    old_key, new_key = app.config["SECRET_KEY"], "a new secret key"
+    with app.app_context():
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        assert endpoint is not None
+        assert webhooks.open_secret(new_key, endpoint.secret, [old_key]) == raw
+        assert webhooks.reseal_endpoint(new_key, [old_key], endpoint) is True
+        assert webhooks.reseal_endpoint(new_key, [old_key], endpoint) is False
+        assert webhooks.open_secret(new_key, endpoint.secret) == raw
+        db.session.commit()
+    administer(therapist, add_client(therapist, "C-15"), answers_for("quick", 3, 3))
+    rotated = deliveries.Deliverer(app.extensions["database"].sessions, new_key,
+                                   allow_private=True)  # fmt: skip
+    assert rotated.drain() == 1
+    [(_path, headers, body)] = receiver.requests
+    assert Webhook(secret).verify(body, headers)["type"] == "invitation.completed"
