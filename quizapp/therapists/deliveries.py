@@ -247,11 +247,15 @@ def _network_error(exc: BaseException) -> str:
 
 def serve(celery: Any, deliverer: Deliverer) -> None:
     """Register the delivery task on a Celery app (``quizapp.worker``): one attempt, then a
-    retry at the delivery's next due time, until it ends."""
+    retry at the delivery's next due time, until it ends. Only a run that made the attempt
+    schedules the next one, so a message the broker delivers twice (Redis redelivers a
+    countdown longer than its visibility timeout) makes no second chain; beat's sweep
+    (``quizapp.worker``) sends any delivery whose message was lost."""
 
     @celery.task(name=TASK, bind=True, max_retries=ATTEMPTS, shared=False)  # type: ignore[untyped-decorator]
     def deliver_webhook(task: Any, delivery_id: int) -> None:
-        deliverer.run_once(delivery_id)
+        if not deliverer.run_once(delivery_id):
+            return  # not due, already sent, or another worker has it
         wait = deliverer.retry_in(delivery_id)
         if wait is not None:
             raise task.retry(countdown=wait)

@@ -689,3 +689,24 @@ def test_after_a_key_rotation_the_secret_opens_and_is_sealed_again(
     assert rotated.drain() == 1
     [(_path, headers, body)] = receiver.requests
     assert Webhook(secret).verify(body, headers)["type"] == "invitation.completed"
+
+
+def test_the_worker_entry_point_serves_deliveries_and_sweeps_them_on_beat(
+    app: Flask, therapist: Therapist, receiver: Receiver, tmp_path: Path
+) -> None:
+    """``quizapp.worker`` (what ``celery -A quizapp.worker:celery`` loads) registers the
+    delivery task and a beat sweep that sends what is due, e.g. when a message was lost."""
+    add_endpoint(therapist, receiver.url)
+    administer(therapist, add_client(therapist, "C-16"), answers_for("quick", 3, 3))
+    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"],
+           "QUIZAPP_SECRET_KEY": app.config["SECRET_KEY"], "QUIZAPP_INSTANCE_DIR": str(tmp_path),
+           "QUIZAPP_CELERY_BROKER_URL": REDIS_URL,
+           "QUIZAPP_WEBHOOK_ALLOW_PRIVATE": "1"}  # fmt: skip
+    code = ("import quizapp.worker as w; s = w.celery.conf.beat_schedule['webhook sweep'];"
+            "print(s['task'], s['schedule'], 'quizapp.deliver_webhook' in w.celery.tasks);"
+            "print(w.webhook_sweep())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=REPO)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["quizapp.webhook_sweep 60.0 True", "1"]
+    assert len(receiver.requests) == 1 and deliveries_of(app)[0].status == "done"
