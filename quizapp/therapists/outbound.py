@@ -120,9 +120,17 @@ def check(url: str, *, allow_private: bool = False, resolver: Resolver | None = 
     return Target(scheme, host, port, path, str(addresses[0]))
 
 
-def post(target: Target, body: bytes, headers: Mapping[str, str], timeout: float = TIMEOUT) -> int:
+def post(
+    target: Target,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float = TIMEOUT,
+    ca_certs: str | None = None,
+) -> int:
     """POST ``body`` to the checked address of ``target``; the HTTP status. Raises
-    ``urllib3.exceptions.HTTPError`` (or ``OSError``) when no answer came in ``timeout``."""
+    ``urllib3.exceptions.HTTPError`` (or ``OSError``) when no answer came in ``timeout``.
+    The certificate must be valid for the host name, from the system's authorities (or
+    ``ca_certs``, a file of them: tests)."""
     if target.scheme == "https":
         pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
             target.address,
@@ -130,6 +138,7 @@ def post(target: Target, body: bytes, headers: Mapping[str, str], timeout: float
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs,
             timeout=urllib3.Timeout(total=timeout),
             retries=False,
             maxsize=1,

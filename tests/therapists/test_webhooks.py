@@ -475,6 +475,60 @@ def test_https_keeps_the_name_for_sni_and_the_certificate(monkeypatch: pytest.Mo
     assert options["headers"]["Host"] == "hooks.example.org"
 
 
+def self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` (its own authority) and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_file, key_file
+
+
+def test_over_tls_the_pinned_address_is_reached_by_name(tmp_path: Path) -> None:
+    """A real TLS server on 127.0.0.1 with a certificate for hooks.test: the request goes to
+    the checked address, names hooks.test in SNI and Host, and the certificate is checked
+    against that name (the same address under another name is refused)."""
+    import ssl
+
+    cert_file, key_file = self_signed(tmp_path, "hooks.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    server = Receiver()
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    try:
+        target = outbound.check(f"https://hooks.test:{server.port}/in",
+                                resolver=lambda host, port: [PUBLIC])  # fmt: skip
+        pinned = outbound.Target(**{**target.__dict__, "address": "127.0.0.1"})
+        assert outbound.post(pinned, b"{}", {}, ca_certs=str(cert_file)) == 204
+        wrong = outbound.Target(**{**pinned.__dict__, "host": "other.test"})
+        with pytest.raises(outbound.urllib3.exceptions.SSLError):
+            outbound.post(wrong, b"{}", {}, ca_certs=str(cert_file))
+    finally:
+        server.close()
+    [(path, headers, _body)] = server.requests
+    assert path == "/in" and headers["host"] == f"hooks.test:{server.port}"
+    assert names[0] == "hooks.test"
+
+
 def test_a_redirect_is_not_followed(app: Flask, therapist: Therapist) -> None:
     moved = Receiver(statuses=(302,))
     try:
