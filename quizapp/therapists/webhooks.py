@@ -146,13 +146,15 @@ def enable(endpoint: WebhookEndpoint) -> None:
 
 
 def delivery_log(session: Session, endpoint_id: int, limit: int = 30) -> list[dict[str, Any]]:
-    """The newest attempts to an endpoint: when, which event, attempt, status or error."""
+    """The newest attempts to an endpoint: when, which event, attempt, status or error, and
+    whether it was the last (the event was given up)."""
     rows = session.execute(
         select(
             WebhookAttempt,
             WebhookDelivery.event,
             WebhookDelivery.message_id,
             WebhookDelivery.status,
+            WebhookDelivery.attempts,
         )
         .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
         .where(WebhookDelivery.endpoint_id == endpoint_id)
@@ -167,9 +169,9 @@ def delivery_log(session: Session, endpoint_id: int, limit: int = 30) -> list[di
             "attempt": a.attempt,
             "status_code": a.status_code,
             "error": a.error,
-            "delivery": status,
+            "given_up": status == "failed" and a.attempt == attempts,
         }
-        for a, event, message_id, status in rows
+        for a, event, message_id, status, attempts in rows
     ]
 
 
