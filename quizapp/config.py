@@ -82,6 +82,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "reset": "5/hour;20/day",  # reset requests from one address
     "reset-account": "3/hour;10/day",  # reset e-mails to one account, from anywhere
     "invite-mail": "20/hour;100/day",  # invitation e-mails sent by one therapist
+    "webhook-test": "10/hour;50/day",  # test events sent by one therapist
 }
 _RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
 

@@ -18,7 +18,10 @@ from . import pipeline
 from .account_forms import WebhookForm, add_error, text
 from .auth import therapist
 from .extensions import db
+from .ratelimits import spend_for
 from .therapist import bp
+
+TEST_FLOOD = "You sent many test events lately. Please wait {wait} before sending another."
 
 
 def _own(endpoint_id: int) -> WebhookEndpoint:
@@ -73,6 +76,7 @@ def test_webhook(endpoint_id: int) -> Response:
     if endpoint.disabled_at is not None:
         flash("This endpoint is turned off: turn it on again before sending a test event.")
         return redirect(url_for("therapist.webhooks_page"), code=303)
+    spend_for("webhook-test", "therapist", str(therapist().id), TEST_FLOOD)
     rows = webhooks.queue_event(
         db.session, [endpoint], webhooks.PING, webhooks.ping_event(endpoint), attempts=1
     )

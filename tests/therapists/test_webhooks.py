@@ -764,3 +764,23 @@ def test_the_worker_entry_point_serves_deliveries_and_sweeps_them_on_beat(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["quizapp.webhook_sweep 60.0 True", "1"]
     assert len(receiver.requests) == 1 and deliveries_of(app)[0].status == "done"
+
+
+def test_test_events_are_rate_limited_per_therapist(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    from ..conftest import with_limits
+    from .journey import sign_up_with_two_factor
+
+    app = create_app(app_config(database_url, ARGON2=LIGHT_ARGON2, WEBHOOK_ALLOW_PRIVATE=True,
+                                RATE_LIMITS=with_limits(webhook_test="2/hour"),
+                                MAIL_OUTBOX=str(tmp_path / "outbox")))  # fmt: skip
+    try:
+        ana = sign_up_with_two_factor(app.test_client(), "ana@example.org", "Dr Ana Ruiz")
+        endpoint_id, _secret = add_endpoint(ana, receiver.url)
+        statuses = [post(ana.web, f"/therapist/webhooks/{endpoint_id}/test", {},
+                         form_at="/therapist/webhooks").status_code for _ in range(3)]  # fmt: skip
+        assert statuses == [303, 303, 429]
+        assert len(deliveries_of(app)) == 2
+    finally:
+        app.extensions["database"].dispose()
