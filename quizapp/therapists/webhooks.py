@@ -250,7 +250,7 @@ def ping_event(endpoint: WebhookEndpoint) -> bytes:
 
 def queue_event(
     session: Session,
-    endpoints_: Sequence[WebhookEndpoint],
+    targets: Sequence[WebhookEndpoint],
     event: str,
     body: bytes,
     *,
@@ -270,7 +270,7 @@ def queue_event(
             attempts=0,
             max_attempts=attempts,
         )
-        for e in endpoints_
+        for e in targets
         if e.disabled_at is None
     ]
     session.add_all(rows)
