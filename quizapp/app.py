@@ -110,14 +110,15 @@ def register_blueprints(app: Flask) -> None:
         reports,
         results,
         steps,
-        therapist,  # fmt: skip
+        therapist,
+        webhooks,  # fmt: skip
     )
 
     app.url_map.converters["id"] = RowId
     for module in (pages, quiz, results, reports, my_data, steps, invite, health):
         app.register_blueprint(module.bp)
     auth.init_app(app)
-    assert exports.__name__  # its routes are on the therapist blueprint
+    assert exports.__name__ and webhooks.__name__  # their routes are on the therapist blueprint
     app.register_blueprint(therapist.bp)
     app.register_blueprint(api_tokens.bp)
     api.init_app(app)

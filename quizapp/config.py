@@ -82,6 +82,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "reset": "5/hour;20/day",  # reset requests from one address
     "reset-account": "3/hour;10/day",  # reset e-mails to one account, from anywhere
     "invite-mail": "20/hour;100/day",  # invitation e-mails sent by one therapist
+    "webhook-test": "10/hour;50/day",  # test events sent by one therapist
 }
 _RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
 
@@ -187,6 +188,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CELERY_BROKER_URL", "QUIZAPP_CELERY_BROKER_URL", None, lambda t: t.strip() or None,
             "render PDFs on Celery workers through this broker (Redis) instead of the "
             "renderer processes polling the database"),
+    Setting("WEBHOOK_ALLOW_PRIVATE", "QUIZAPP_WEBHOOK_ALLOW_PRIVATE", False, _flag,
+            "1 lets webhook endpoints use plain http and private, loopback or link-local "
+            "addresses: for tests and development only, never on a public service"),
     Setting("RETENTION_DAYS", "QUIZAPP_RETENTION_DAYS", 365, _positive,
             "days an anonymous result (answers, analysis, PDFs) is kept after it was finished; "
             "then the purge deletes it (clients' results stay until their therapist deletes "

@@ -1,7 +1,7 @@
 """``quizapp keys reseal``: after a new ``QUIZAPP_SECRET_KEY`` (the old one in
 ``QUIZAPP_SECRET_KEY_FALLBACKS``), seal again with the new key everything the old one sealed:
-therapists' two-factor secrets, the receipt codes of pending render jobs and stored therapist
-reports. Then the old key can be dropped (docs/operations.md)."""
+therapists' two-factor secrets, the receipt codes of pending render jobs, stored therapist
+reports and webhook signing secrets. Then the old key can be dropped (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def reseal(batch: int) -> None:
     from ..pipeline.jobs import reseal_row
     from ..storage.database import Database
     from ..storage.tables import RenderedReport as Report
-    from ..storage.tables import Therapist
+    from ..storage.tables import Therapist, WebhookEndpoint
     from ..therapists.two_factor import reseal_totp
+    from ..therapists.webhooks import reseal_endpoint
 
     logs.configure()
     configured = settings()
@@ -78,6 +79,11 @@ def reseal(batch: int) -> None:
                 database,
                 lambda after: select(Report).where(sealed, Report.id > after).order_by(Report.id),
                 lambda row: reseal_row(secret, fallbacks, row), batch),
+            "webhook signing secrets": _reseal_all(
+                database,
+                lambda after: select(WebhookEndpoint).where(WebhookEndpoint.id > after)
+                .order_by(WebhookEndpoint.id),
+                lambda endpoint: reseal_endpoint(secret, fallbacks, endpoint), batch),
         }  # fmt: skip
     finally:
         database.dispose()

@@ -4,7 +4,8 @@
 the database. It runs at a lower scheduling priority than the web server, loads WeasyPrint
 once, and stops cleanly on Ctrl-C or SIGTERM (a job cut off mid-render is taken up again
 when its lease runs out). Every few minutes it also clears the unfinished answers of
-invitations that expired.
+invitations that expired. A thread of the same process sends the webhook events that are due
+(``quizapp.therapists.deliveries``), so a slow endpoint never holds up a render.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def renderer(nice: int, drain: bool) -> None:
     from ..scoring.instrument import InstrumentError
     from ..storage.database import Database
     from ..storage.retention import Policy
+    from ..therapists.deliveries import Deliverer
     from ..therapists.invites import clear_all_expired_drafts
+    from ..therapists.outbound import TIMEOUT
 
     configured = settings()
     if not configured["SECRET_KEY"]:
@@ -66,12 +69,15 @@ def renderer(nice: int, drain: bool) -> None:
     purge = HourlyPurge(pipeline, database.sessions, Policy.from_settings(configured))
     worker = Renderer(pipeline, database.sessions, configured["SECRET_KEY"],
                       chores=[clear_all_expired_drafts, purge])  # fmt: skip
+    hooks = Deliverer.from_settings(database.sessions, configured)
     worker.warm_up()
     try:
         if drain:
             click.echo(f"rendered {worker.drain()} reports")
+            click.echo(f"made {hooks.drain()} webhook delivery attempts")
             return
         stop = threading.Event()
+        sender = threading.Thread(target=hooks.run, args=(stop,), name="webhooks", daemon=True)
 
         def stop_on(signum: int, _frame: FrameType | None) -> None:
             stop.set()
@@ -79,6 +85,8 @@ def renderer(nice: int, drain: bool) -> None:
         signal.signal(signal.SIGTERM, stop_on)
         signal.signal(signal.SIGINT, stop_on)
         click.echo("renderer: waiting for reports to render (Ctrl-C stops)")
+        sender.start()
         worker.run(stop)
+        sender.join(timeout=TIMEOUT + 5)  # an attempt under way ends first
     finally:
         database.dispose()

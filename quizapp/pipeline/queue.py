@@ -65,3 +65,8 @@ class ReportQueue:
     def enqueue(self, job_id: int) -> None:
         """Wake a worker for one job."""
         self.celery.send_task(TASK, args=[job_id])
+
+    def send(self, task: str, row_id: int) -> None:
+        """Wake a worker for another kind of job kept in the database (a webhook delivery:
+        ``quizapp.therapists.deliveries.TASK``), by its row id alone."""
+        self.celery.send_task(task, args=[row_id])

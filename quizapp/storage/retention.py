@@ -19,7 +19,9 @@ What is kept, and for how long (README and the privacy page say the same):
 - a failed sign-in: a day (it counts for 15 minutes);
 - an audit entry: ``QUIZAPP_AUDIT_RETENTION_DAYS``, 730 by default (two years: long enough to
   answer a client's question about who saw their data, set longer where the law asks);
-- a snapshot of earlier interpretation content that no stored analysis uses any more.
+- a snapshot of earlier interpretation content that no stored analysis uses any more;
+- a webhook delivery that ended (sent or given up), with its lines in the delivery log: 30
+  days after its last attempt (its body went when it ended).
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from .tables import (
     SignInFailure,
     StoredAnalysis,
     Submission,
+    WebhookDelivery,
     utcnow,
 )
 
 INVITATION_GRACE = timedelta(days=30)
 TOKEN_GRACE = timedelta(days=1)
 FAILURE_GRACE = timedelta(days=1)
+WEBHOOK_LOG_DAYS = timedelta(days=30)
 BATCH = 500
 
 
@@ -101,6 +105,9 @@ KINDS = (
          lambda _p, _now, current: and_(
              ContentSnapshot.version != current.content,
              ~exists().where(StoredAnalysis.content_version == ContentSnapshot.version))),
+    Kind("webhook deliveries ended, with their log", WebhookDelivery, WebhookDelivery.id,
+         lambda _p, now, _v: and_(WebhookDelivery.status != "pending",
+                                  WebhookDelivery.updated_at < now - WEBHOOK_LOG_DAYS)),
 )  # fmt: skip
 
 

@@ -186,3 +186,9 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
         default="30",
         validators=[InputRequired()],
     )
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    url = StringField(
+        "Endpoint address (https://...)", validators=[InputRequired(), Length(1, 2000)]
+    )

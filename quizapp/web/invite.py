@@ -18,6 +18,7 @@ from .extensions import db
 from .forms import form_class, issue_token, read_token
 from .quiz import EXPIRED, commit_submission, form_again, reject_tampering, to_result
 from .ratelimits import LOOKUPS, limited, note_miss
+from .webhooks import announce_completed, wake
 
 bp = Blueprint("invite", __name__, url_prefix="/invite")
 
@@ -141,13 +142,19 @@ def answer(token: str) -> Any:
     if not form.validate():
         return _quiz(token, invite, form, 422)
     answers = {item_id: form[item_id].data for item_id in instrument.item_ids}
-    stored = commit_submission(
-        instrument, answers, invites.began_at(invite, began),
-        lambda finished_at, receipt, linked, follow_up: invites.complete_invite(
+    announced: list[int] = []
+
+    def store(finished_at: datetime, receipt: str, linked: Any, follow_up: Any) -> Any:
+        """Complete the invitation, and queue its webhook events in the same transaction."""
+        done = invites.complete_invite(
             db.session, invite, instrument, answers, started_at=began, nonce=started.nonce,
             finished_at=finished_at, receipt=receipt, linked=linked, follow_up=follow_up,
-        ),
-        started.nonce,
+        )  # fmt: skip
+        announced[:] = [row.id for row in announce_completed(invite)]
+        return done
+
+    stored = commit_submission(
+        instrument, answers, invites.began_at(invite, began), store, started.nonce,
         already="These answers were already sent. Your therapist has them.",
         report=invite.client_sees == "results",
     )  # fmt: skip
@@ -158,6 +165,7 @@ def answer(token: str) -> Any:
         )
         page, status = _quiz(token, invite, form, 503)
         return page, status, {"Retry-After": "5"}
+    wake(announced)
     if invite.client_sees == "results":
         return to_result(stored)
     return render_template("invite/done.html", invite=invite, therapist=therapist)
@@ -183,6 +191,8 @@ def share(token: str) -> Any:
     invites.give_consent(invite, consent_text()["version"])
     copy = invites.share_result(db.session, invite, original)
     copy_analysis(pipeline(), db.session, original, copy)
+    announced = [row.id for row in announce_completed(invite)]
     page = render_template("invite/done.html", invite=invite, therapist=therapist, shared=True)
     db.session.commit()
+    wake(announced)
     return page

@@ -256,6 +256,7 @@ def test_signed_out_visitor_is_sent_to_sign_in_from_every_therapist_route(
         "client_id": a_data.client_id,
         "submission_id": a_data.submission_id,
         "invite_id": a_data.invite_id,
+        "endpoint_id": 1,  # a webhook endpoint (tests/therapists/test_webhooks.py: its owner's)
     }
     before = snapshot(app)
     exercised: set[Route] = set()

@@ -91,7 +91,9 @@ ROUTES = [
     ("therapist.delete_client", "POST"), ("therapist.email_invite", "POST"),
     ("therapist.new_client", "GET"),
     ("therapist.new_client", "POST"), ("therapist.report", "GET"), ("therapist.result", "GET"),
-    ("therapist.revoke_invite", "POST"),
+    ("therapist.revoke_invite", "POST"), ("therapist.webhooks_page", "GET"),
+    ("therapist.add_webhook", "POST"), ("therapist.test_webhook", "POST"),
+    ("therapist.enable_webhook", "POST"), ("therapist.remove_webhook", "POST"),
 ]  # fmt: skip
 
 

@@ -28,6 +28,9 @@ from quizapp.storage.tables import (
     SignInFailure,
     StoredAnalysis,
     Submission,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 from quizapp.web.extensions import db
@@ -39,7 +42,8 @@ ANSWERS = {f"q{i:02d}": str(1 + i % 5) for i in range(1, 13)}
 KINDS = ["anonymous results (answers, analysis, PDFs)", "PDFs of an earlier report version",
          "invitations expired or withdrawn, never completed",
          "password-reset tokens used or expired", "failed sign-ins", "audit entries",
-         "content snapshots no analysis uses"]  # fmt: skip
+         "content snapshots no analysis uses",
+         "webhook deliveries ended, with their log"]  # fmt: skip
 
 
 def change(app: Flask, *statements: Executable) -> None:
@@ -101,8 +105,30 @@ def build(app: Flask, therapist: Therapist) -> dict[str, int]:
         db.session.add(SignInFailure(key_hash=b"\x01" * 32))
         db.session.add(ContentSnapshot(version="words of long ago", source={}))
         db.session.commit()
+    webhook_deliveries(app)
     return {KINDS[0]: 2, KINDS[1]: 1, KINDS[2]: 2, KINDS[3]: 1, KINDS[4]: 2,
-            KINDS[5]: rows(app, AuditEntry, AuditEntry.at < ago(700)), KINDS[6]: 1}  # fmt: skip
+            KINDS[5]: rows(app, AuditEntry, AuditEntry.at < ago(700)), KINDS[6]: 1,
+            KINDS[7]: 1}  # fmt: skip
+
+
+def webhook_deliveries(app: Flask) -> None:
+    """Deliveries that ended 31 days ago (due, with its log line) and 29 days ago, and one
+    still pending after 40 days (kept: it is still being tried)."""
+    with app.app_context():
+        therapist_id = db.session.scalar(select(func.min(AuditEntry.therapist_id)))
+        endpoint = WebhookEndpoint(therapist_id=therapist_id, url="https://x.example/", secret=b"-")
+        db.session.add(endpoint)
+        db.session.flush()
+        for n, (status, days) in enumerate((("done", 31), ("failed", 29), ("pending", 40))):
+            row = WebhookDelivery(endpoint_id=endpoint.id, message_id=f"msg_{n}", event="ping",
+                                  status=status, attempts=1, max_attempts=1,
+                                  body=b"{}" if status == "pending" else None)  # fmt: skip
+            db.session.add(row)
+            db.session.flush()
+            db.session.add(WebhookAttempt(delivery_id=row.id, attempt=1, status_code=200))
+            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row.id)
+                               .values(updated_at=ago(days)))  # fmt: skip
+        db.session.commit()
 
 
 def _token_hash(path: str) -> bytes:
@@ -113,7 +139,7 @@ def _token_hash(path: str) -> bytes:
 
 def snapshot(app: Flask) -> dict[str, int]:
     tables = (Submission, StoredAnalysis, RenderedReport, Invite, PasswordReset, SignInFailure,
-              AuditEntry, ContentSnapshot)  # fmt: skip
+              AuditEntry, ContentSnapshot, WebhookDelivery, WebhookAttempt)  # fmt: skip
     return {table.__name__: rows(app, table) for table in tables}
 
 
