@@ -249,7 +249,7 @@ class RandomResponderDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc
         return np.where(self.decision_function(X) < 0, -1, 1)
 
 
-class ConsistencyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
+class ConsistencyDetector(RandomResponderDetector):
     """Flags the quick form's answers together with a follow-up's that look careless (-1).
 
     A row holds answers to the full bank's statements (``items``; NaN: not asked): the quick
@@ -260,6 +260,7 @@ class ConsistencyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  #
     so that a ``false_positive_rate`` share of all of them is flagged among those the check
     applies to (``suspect``: the quick form's detector found them borderline);
     ``suspect_below`` is that borderline, on the quick detector's score, kept for the service.
+    Flags as :class:`RandomResponderDetector` does (``decision_function``, ``predict``).
     """
 
     def __init__(
@@ -285,7 +286,7 @@ class ConsistencyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  #
         tags.input_tags.allow_nan = True
         return tags
 
-    def fit(self, X: Any, y: Any, suspect: Any = None) -> ConsistencyDetector:
+    def fit(self, X: Any, y: Any = None, suspect: Any = None) -> ConsistencyDetector:
         X = validate_data(self, X, ensure_all_finite="allow-nan")
         y = np.asarray(y, dtype=int)
         real = np.flatnonzero(y == 0)
@@ -310,11 +311,3 @@ class ConsistencyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]  #
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         result: np.ndarray = -self.classifier_.predict_proba(X)[:, 1]
         return result
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Negative for patterns flagged as careless."""
-        check_is_fitted(self)
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X: Any) -> np.ndarray:
-        return np.where(self.decision_function(X) < 0, -1, 1)

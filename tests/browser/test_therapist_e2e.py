@@ -188,7 +188,7 @@ def test_therapist_invites_client_reads_result_and_exports(
         "href"
     ).rsplit("/results/", 1)[1]  # fmt: skip
     pages = ["/therapist/", client_page, result_page, "/therapist/audit", "/account/",
-             "/therapist/clients/new"]  # fmt: skip
+             "/therapist/clients/new", "/account/tokens/", "/therapist/webhooks"]  # fmt: skip
     state = therapist.context.storage_state()
     # Issue 14, deliverable 3: no axe-core violation, light and dark, at 390 and 320 px.
     check_pages(therapist.context.browser, therapist.base, pages, state)  # type: ignore[arg-type]
@@ -204,4 +204,7 @@ def test_therapist_invites_client_reads_result_and_exports(
             wide = tab.evaluate("document.documentElement.scrollWidth")
             over = tab.evaluate(OVERFLOWING, width) if wide > width else []
             assert wide <= width, f"{path} is {wide} px wide in a {width} px screen: {over}"
+            if SHOTS and path.startswith(("/account/tokens", "/therapist/webhooks")):
+                name = path.strip("/").replace("/", "-")
+                tab.screenshot(path=str(Path(SHOTS) / f"{name}-{width}.png"), full_page=True)
         phone.close()
